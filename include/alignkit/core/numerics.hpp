@@ -1,0 +1,114 @@
+/// @file numerics.hpp
+/// @brief Stable elementwise functions for scalars and xsimd batches: softplus, log-sigmoid,
+/// sigmoid, and a stable log-sum-exp over a row.
+///
+/// Each function is written once for `V` = float, double or `xsimd::batch<float|double>`; the
+/// batch form uses xsimd's vectorized exp/log1p, so kernels never depend on the caller's
+/// fast-math flags. Forms (all finite for any finite x):
+///   softplus(x)    = max(x, 0) + log1p(exp(-|x|))                 (= log(1 + e^x))
+///   log_sigmoid(x) = min(x, 0) - log1p(exp(-|x|))                 (= -softplus(-x))
+///   sigmoid(x)     = x >= 0 ? 1/(1+e) : e/(1+e),  e = exp(-|x|)   (no overflow, no 0·inf)
+#pragma once
+
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include <xsimd/xsimd.hpp>
+
+#include "config.hpp"
+
+ALIGNKIT_BEGIN_NAMESPACE
+
+namespace detail {
+
+template <class V>
+inline constexpr bool is_scalar_v = std::is_arithmetic_v<V>;
+
+template <class V>
+V exp_(const V& x) {
+  if constexpr (is_scalar_v<V>) return std::exp(x); else return xsimd::exp(x);
+}
+template <class V>
+V log1p_(const V& x) {
+  if constexpr (is_scalar_v<V>) return std::log1p(x); else return xsimd::log1p(x);
+}
+template <class V>
+V log_(const V& x) {
+  if constexpr (is_scalar_v<V>) return std::log(x); else return xsimd::log(x);
+}
+template <class V>
+V abs_(const V& x) {
+  if constexpr (is_scalar_v<V>) return std::abs(x); else return xsimd::abs(x);
+}
+template <class V>
+V max_(const V& a, const V& b) {
+  if constexpr (is_scalar_v<V>) return a < b ? b : a; else return xsimd::max(a, b);
+}
+template <class V>
+V min_(const V& a, const V& b) {
+  if constexpr (is_scalar_v<V>) return b < a ? b : a; else return xsimd::min(a, b);
+}
+/// cond ? a : b, elementwise for batches.
+template <class C, class V>
+V select_(const C& cond, const V& a, const V& b) {
+  if constexpr (is_scalar_v<V>) return cond ? a : b; else return xsimd::select(cond, a, b);
+}
+/// 1.0 where cond holds, else 0.0.
+template <class V, class C>
+V indicator_(const C& cond) {
+  return select_(cond, V(1), V(0));
+}
+
+}  // namespace detail
+
+/// softplus(x) = log(1 + e^x), stable for any finite x.
+template <class V>
+V softplus(const V& x) {
+  using namespace detail;
+  return max_(x, V(0)) + log1p_(exp_(-abs_(x)));
+}
+
+/// log σ(x), stable for any finite x (never log(sigmoid(x))).
+template <class V>
+V log_sigmoid(const V& x) {
+  using namespace detail;
+  return min_(x, V(0)) - log1p_(exp_(-abs_(x)));
+}
+
+/// σ(x) = 1/(1 + e^-x), stable for any finite x.
+template <class V>
+V sigmoid(const V& x) {
+  using namespace detail;
+  const V e = exp_(-abs_(x));
+  const V r = V(1) / (V(1) + e);
+  return select_(x >= V(0), r, e * r);
+}
+
+/// softplus(x) and σ(x) sharing one exp and one log1p: d softplus(x)/dx = σ(x).
+template <class V>
+struct softplus_sigmoid_t {
+  V softplus;
+  V sigmoid;
+};
+template <class V>
+softplus_sigmoid_t<V> softplus_and_sigmoid(const V& x) {
+  using namespace detail;
+  const V e = exp_(-abs_(x));
+  const V r = V(1) / (V(1) + e);
+  return {max_(x, V(0)) + log1p_(e), select_(x >= V(0), r, e * r)};
+}
+
+/// Stable log Σ_j exp(x_j) over n values read by `at(j)`; −inf for n = 0.
+template <class Accum = double, class At>
+Accum logsumexp(index_t n, At&& at) {
+  if (n == 0) return -std::numeric_limits<Accum>::infinity();
+  Accum m = static_cast<Accum>(at(0));
+  for (index_t j = 1; j < n; ++j) m = std::max(m, static_cast<Accum>(at(j)));
+  if (!std::isfinite(m)) return m;
+  Accum s = 0;
+  for (index_t j = 0; j < n; ++j) s += std::exp(static_cast<Accum>(at(j)) - m);
+  return m + std::log(s);
+}
+
+ALIGNKIT_END_NAMESPACE
