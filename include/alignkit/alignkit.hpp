@@ -18,4 +18,15 @@
 
 #include "adapters/std.hpp"
 
+// preference/
 #include "preference/bradley_terry.hpp"
+
+// policy_gradient/
+
+// token/
+
+// evaluation/
+
+// model/
+
+// pipelines/
