@@ -24,6 +24,7 @@
 // policy_gradient/
 
 // token/
+#include "token/logprob.hpp"
 
 // evaluation/
 
