@@ -25,6 +25,7 @@
 
 // token/
 #include "token/logprob.hpp"
+#include "token/sequence_logprobs.hpp"
 
 // evaluation/
 
