@@ -15,6 +15,7 @@
 
 #include "../core/check.hpp"
 #include "../core/execution.hpp"
+#include "../core/kernel.hpp"
 #include "../core/sequences.hpp"
 #include "../core/tensor.hpp"
 
