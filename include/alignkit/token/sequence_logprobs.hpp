@@ -18,6 +18,7 @@
 #include "../core/kernel.hpp"
 #include "../core/sequences.hpp"
 #include "../core/tensor.hpp"
+#include "logprob.hpp"
 
 ALIGNKIT_BEGIN_NAMESPACE
 
@@ -30,19 +31,27 @@ using namespace alignkit::detail;
 inline constexpr const char* sums_fn = "token::sequence_sums";
 inline constexpr const char* grads_fn = "token::sequence_grads";
 
-/// Sequences per parallel chunk: the policy's element chunk spread over sequences of `len` tokens.
-template <class Exec>
-Exec sequence_chunks(Exec policy, index_t len) {
-  policy.chunk = std::max<index_t>(1, policy.chunk / std::max<index_t>(1, len));
-  return policy;
+/// Checks that `out` has one element per sequence and writes out(s) = f(s) for each of the b
+/// sequences (of about `len` tokens), in parallel under the policy.
+template <class Exec, class Out, class F>
+void write_per_sequence(const Exec& policy, const char* fn, const char* name, const Out& out, index_t b, index_t len,
+                        F&& f) {
+  check_same_size(fn, name, out.extent(0), "sequences", b);
+  for_each_row(policy, b, len, [&](index_t s) { out(s) = static_cast<typename Out::value_type>(f(s)); });
 }
 
-template <class Exec, class F>
-void for_each_sequence(const Exec& policy, index_t b, index_t mean_len, F&& f) {
-  const auto pol = sequence_chunks(policy, mean_len);
-  for_each_chunk(pol, chunk_count(b, pol.chunk), [&](index_t c) {
-    for (index_t s = c * pol.chunk; s < std::min(b, (c + 1) * pol.chunk); ++s) f(s);
-  });
+/// Checks CSR offsets over n tokens and returns the number of sequences B.
+template <class O>
+index_t sequence_count(const char* fn, const O& offsets, index_t n) {
+  check_offsets(fn, offsets, n);
+  return offsets.extent(0) - 1;
+}
+
+/// Checks that the mask is [b, len].
+template <class M>
+void check_mask(const char* fn, const M& mask, index_t b, index_t len) {
+  check_extent(fn, "mask", 0, mask.extent(0), b);
+  check_extent(fn, "mask", 1, mask.extent(1), len);
 }
 
 }  // namespace detail
@@ -55,14 +64,11 @@ void sequence_sums(const Exec& policy, const LP& token_logprobs, const O& offset
   using namespace detail;
   const auto lp = view_of(token_logprobs);
   const auto off = view_of(offsets);
-  const auto out = view_of(sums);
-  check_offsets(sums_fn, off, lp.extent(0));
-  const index_t b = off.extent(0) - 1;
-  check_same_size(sums_fn, "sums", out.extent(0), "sequences", b);
-  for_each_sequence(policy, b, lp.extent(0) / std::max<index_t>(1, b), [&](index_t s) {
+  const index_t b = sequence_count(sums_fn, off, lp.extent(0));
+  write_per_sequence(policy, sums_fn, "sums", view_of(sums), b, lp.extent(0) / std::max<index_t>(1, b), [&](index_t s) {
     double acc = 0;
     for (auto t = static_cast<index_t>(off(s)); t < static_cast<index_t>(off(s + 1)); ++t) acc += static_cast<double>(lp(t));
-    out(s) = static_cast<typename decltype(out)::value_type>(acc);
+    return acc;
   });
 }
 
@@ -74,16 +80,13 @@ void sequence_sums(const Exec& policy, const LP& token_logprobs, const M& mask, 
   using namespace detail;
   const auto lp = view_of(token_logprobs);
   const auto m = view_of(mask);
-  const auto out = view_of(sums);
   const index_t b = lp.extent(0), t_len = lp.extent(1);
-  check_extent(sums_fn, "mask", 0, m.extent(0), b);
-  check_extent(sums_fn, "mask", 1, m.extent(1), t_len);
-  check_same_size(sums_fn, "sums", out.extent(0), "sequences", b);
-  for_each_sequence(policy, b, t_len, [&](index_t s) {
+  check_mask(sums_fn, m, b, t_len);
+  write_per_sequence(policy, sums_fn, "sums", view_of(sums), b, t_len, [&](index_t s) {
     double acc = 0;
     for (index_t t = 0; t < t_len; ++t)
       if (mask_valid(m(s, t))) acc += static_cast<double>(lp(s, t));
-    out(s) = static_cast<typename decltype(out)::value_type>(acc);
+    return acc;
   });
 }
 
@@ -96,10 +99,9 @@ void sequence_grads(const Exec& policy, const D& d_sums, const O& offsets, G&& d
   const auto d = view_of(d_sums);
   const auto off = view_of(offsets);
   const auto g = view_of(d_token_logprobs);
-  check_offsets(grads_fn, off, g.extent(0));
-  const index_t b = off.extent(0) - 1;
+  const index_t b = sequence_count(grads_fn, off, g.extent(0));
   check_same_size(grads_fn, "d_sums", d.extent(0), "sequences", b);
-  for_each_sequence(policy, b, g.extent(0) / std::max<index_t>(1, b), [&](index_t s) {
+  for_each_row(policy, b, g.extent(0) / std::max<index_t>(1, b), [&](index_t s) {
     for (auto t = static_cast<index_t>(off(s)); t < static_cast<index_t>(off(s + 1)); ++t)
       g(t) = static_cast<typename decltype(g)::value_type>(d(s));
   });
@@ -115,11 +117,10 @@ void sequence_grads(const Exec& policy, const D& d_sums, const M& mask, G&& d_to
   const auto m = view_of(mask);
   const auto g = view_of(d_token_logprobs);
   const index_t b = g.extent(0), t_len = g.extent(1);
-  check_extent(grads_fn, "mask", 0, m.extent(0), b);
-  check_extent(grads_fn, "mask", 1, m.extent(1), t_len);
+  check_mask(grads_fn, m, b, t_len);
   check_same_size(grads_fn, "d_sums", d.extent(0), "sequences", b);
   using V = typename decltype(g)::value_type;
-  for_each_sequence(policy, b, t_len, [&](index_t s) {
+  for_each_row(policy, b, t_len, [&](index_t s) {
     for (index_t t = 0; t < t_len; ++t) g(s, t) = mask_valid(m(s, t)) ? static_cast<V>(d(s)) : V(0);
   });
 }
