@@ -158,12 +158,12 @@ void write_softmax_grad(const Row& row, T inv_t, const softmax_stats& st, T a, T
   const index_t n = row.extent(0);
   const auto rd = make_reader<T>(row);
   const auto wr = make_writer<T>(out);
-  const T m = static_cast<T>(st.max), log_s = static_cast<T>(st.log_sum()), mean = static_cast<T>(st.mean_shifted());
-  auto grad = [&](index_t j, auto tag) {
+  const T m = static_cast<T>(st.max), log_s = static_cast<T>(st.log_sum());
+  const T slope = -b * inv_t, offset = -a * inv_t - slope * static_cast<T>(st.mean_shifted());
+  auto grad = [&](index_t j, auto tag) {  // g = p·(slope·u + offset)
     using V = typename decltype(tag)::type;
     const V u = rd.template load<V>(j) * inv_t - m;
-    const V p = exp_(u - log_s);
-    wr.store(j, -(p * (a + b * (u - mean))) * inv_t);
+    wr.store(j, exp_(u - log_s) * (slope * u + offset));
   };
   index_t j = 0;
   for (; j + W <= n; j += W) grad(j, std::type_identity<B>{});
