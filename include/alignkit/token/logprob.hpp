@@ -12,6 +12,7 @@
 /// m, s = Σ e^{z−m} and t = Σ e^{z−m}(z−m); then H = log s − t/s, which is the form above with
 /// m subtracted from both terms before they cancel (exact to rounding for logits of ±1e4).
 /// Pass 2 (only when a gradient is requested) re-reads the row and writes its gradient row.
+/// Logits must be finite (any finite value, ±1e4 included); a −inf logit is not supported.
 /// Paper: online normalizer, Milakov & Gimelshein 2018 (arXiv:1805.02867); fused log-prob and
 /// entropy as in Liger-Kernel (arXiv:2410.10989).
 /// Parity: verl `logprobs_from_logits` (non-flash path) and `entropy_from_logits` (op
