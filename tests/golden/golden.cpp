@@ -144,8 +144,6 @@ namespace {
 const std::set<std::string> pending_ops = {
     "dpo",
     "kto",
-    "gae",
-    "gae_openrlhf",
     "grpo_adv",
     "rloo_adv",
     "reinforce_pp_adv",
