@@ -22,6 +22,7 @@
 #include "preference/bradley_terry.hpp"
 
 // policy_gradient/
+#include "policy_gradient/advantages.hpp"
 #include "policy_gradient/gae.hpp"
 #include "policy_gradient/whiten.hpp"
 

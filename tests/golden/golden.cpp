@@ -144,12 +144,6 @@ namespace {
 const std::set<std::string> pending_ops = {
     "dpo",
     "kto",
-    "grpo_adv",
-    "rloo_adv",
-    "reinforce_pp_adv",
-    "reinforce_pp_baseline_adv",
-    "remax_adv",
-    "opo_adv",
     "ppo_clip",
     "value_loss",
     "kl_penalty",
