@@ -23,6 +23,9 @@
 #include "preference/dpo.hpp"
 
 // policy_gradient/
+#include "policy_gradient/advantages.hpp"
+#include "policy_gradient/gae.hpp"
+#include "policy_gradient/whiten.hpp"
 
 // token/
 

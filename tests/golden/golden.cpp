@@ -143,14 +143,6 @@ namespace {
 // as skipped. Any other op without a handler fails the run.
 const std::set<std::string> pending_ops = {
     "kto",
-    "gae",
-    "gae_openrlhf",
-    "grpo_adv",
-    "rloo_adv",
-    "reinforce_pp_adv",
-    "reinforce_pp_baseline_adv",
-    "remax_adv",
-    "opo_adv",
     "ppo_clip",
     "value_loss",
     "kl_penalty",
