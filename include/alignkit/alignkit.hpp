@@ -23,6 +23,7 @@
 
 // policy_gradient/
 #include "policy_gradient/ppo.hpp"
+#include "policy_gradient/value.hpp"
 
 // token/
 
