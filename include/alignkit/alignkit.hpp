@@ -26,6 +26,8 @@
 #include "policy_gradient/advantages.hpp"
 #include "policy_gradient/gae.hpp"
 #include "policy_gradient/whiten.hpp"
+#include "policy_gradient/ppo.hpp"
+#include "policy_gradient/value.hpp"
 
 // token/
 

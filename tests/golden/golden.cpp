@@ -143,8 +143,6 @@ namespace {
 // as skipped. Any other op without a handler fails the run.
 const std::set<std::string> pending_ops = {
     "kto",
-    "ppo_clip",
-    "value_loss",
     "kl_penalty",
     "grpo_loss",
     "kl_controller",
