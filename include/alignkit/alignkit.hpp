@@ -30,6 +30,7 @@
 #include "policy_gradient/value.hpp"
 
 // token/
+#include "token/logprob.hpp"
 
 // evaluation/
 
