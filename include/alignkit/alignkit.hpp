@@ -26,6 +26,7 @@
 // token/
 
 // evaluation/
+#include "evaluation/calibration.hpp"
 
 // model/
 

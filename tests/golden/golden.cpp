@@ -158,7 +158,6 @@ const std::set<std::string> pending_ops = {
     "grpo_loss",
     "kl_controller",
     "token_logprob",
-    "ece",
     "fleiss_kappa",
     "cohen_kappa",
 };
