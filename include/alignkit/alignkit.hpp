@@ -27,6 +27,7 @@
 
 // evaluation/
 #include "evaluation/calibration.hpp"
+#include "evaluation/temperature_scaling.hpp"
 
 // model/
 
