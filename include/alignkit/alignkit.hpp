@@ -33,6 +33,8 @@
 #include "token/logprob.hpp"
 
 // evaluation/
+#include "evaluation/calibration.hpp"
+#include "evaluation/temperature_scaling.hpp"
 
 // model/
 

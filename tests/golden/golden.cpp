@@ -146,7 +146,6 @@ const std::set<std::string> pending_ops = {
     "kl_penalty",
     "grpo_loss",
     "kl_controller",
-    "ece",
     "fleiss_kappa",
     "cohen_kappa",
 };
