@@ -37,5 +37,15 @@
 #include "evaluation/temperature_scaling.hpp"
 
 // model/
+#include "model/judge.hpp"
+#include "model/policy_model.hpp"
+#include "model/reviser.hpp"
+#include "model/reward_model.hpp"
+#include "model/token_values.hpp"
+#include "model/value_model.hpp"
 
 // pipelines/
+#include "pipelines/constitutional_ai.hpp"
+#include "pipelines/preference_batch.hpp"
+#include "pipelines/reward_model_step.hpp"
+#include "pipelines/rlaif.hpp"
