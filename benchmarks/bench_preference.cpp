@@ -44,13 +44,11 @@ struct kto_data {
 const bool registered = [] {
   add_workload<bt_data>(
       "bt_loss",
-      [](const auto& policy, auto& d) {
-        using T = typename std::remove_reference_t<decltype(d.rc)>::value_type;
+      []<class T>(const auto& policy, bt_data<T>& d) {
         const alignkit::bradley_terry::outputs<T> out{{}, alignkit::view_of(d.gc), alignkit::view_of(d.gr)};
         benchmark::DoNotOptimize(alignkit::bradley_terry::loss(policy, d.rc, d.rr, {}, out));
       },
-      [](auto& d) {
-        using T = typename std::remove_reference_t<decltype(d.rc)>::value_type;
+      []<class T>(bt_data<T>& d) {
         const T inv_n = T(1) / T(pairs);
         double loss = 0;
         for (index_t i = 0; i < pairs; ++i) {
@@ -63,8 +61,7 @@ const bool registered = [] {
         benchmark::DoNotOptimize(loss);
       });
 
-  add_workload<dpo_data>("dpo_sigmoid", no_kernel{}, [](auto& d) {
-    using T = typename std::remove_reference_t<decltype(d.pc)>::value_type;
+  add_workload<dpo_data>("dpo_sigmoid", none{}, []<class T>(dpo_data<T>& d) {
     const T b = T(beta), g = T(beta / pairs);
     double loss = 0;
     for (index_t i = 0; i < pairs; ++i) {
@@ -77,8 +74,7 @@ const bool registered = [] {
     benchmark::DoNotOptimize(loss);
   });
 
-  add_workload<kto_data>("kto", no_kernel{}, [](auto& d) {
-    using T = typename std::remove_reference_t<decltype(d.pc)>::value_type;
+  add_workload<kto_data>("kto", none{}, []<class T>(kto_data<T>& d) {
     double kl = 0;
     for (index_t i = 0; i < pairs; ++i) kl += d.kl_p[i] - d.kl_r[i];
     const T z0 = T(std::max(0.0, kl / pairs)), b = T(beta), g = T(beta / pairs);

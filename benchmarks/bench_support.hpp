@@ -151,8 +151,9 @@ benchmark::internal::Benchmark* add(const std::string& workload, const std::stri
 /// bytes/12 elements) under `<workload>/stream_triad/<type>/threads:1` and `threads:2`.
 void add_stream_triad(const std::string& workload, const std::string& type, double bytes);
 
-/// Marks a workload whose fused kernel is not in the library yet (raw loop and probe only).
-struct no_kernel {};
+/// Stands for an implementation that is not measured: a kernel not in the library yet, or a raw
+/// loop that would run for minutes (the linear head's GEMMs).
+struct none {};
 
 /// Registers, for T = float and double: the fused kernel at 1 and 2 threads, the raw-loop
 /// baseline at 1 thread, and the triad probe at the same working-set size. `Data<T>` builds the
@@ -162,17 +163,19 @@ template <template <class> class Data, class Kernel, class Raw>
 void add_workload(const std::string& workload, Kernel kernel, Raw raw) {
   auto one_type = [&]<class T>(std::type_identity<T>) {
     const work w = Data<T>::counted();
-    if constexpr (!std::is_same_v<Kernel, no_kernel>) {
+    if constexpr (!std::is_same_v<Kernel, none>) {
       for (int threads : {1, 2})
         add(workload, "alignkit", type_name<T>(), threads, w, [=] {
           auto d = std::make_shared<Data<T>>();
           return [d, threads, kernel] { with_policy(threads, [&](const auto& p) { kernel(p, *d); }); };
         });
     }
-    add(workload, "raw_loop", type_name<T>(), 1, w, [=] {
-      auto d = std::make_shared<Data<T>>();
-      return [d, raw] { raw(*d); };
-    });
+    if constexpr (!std::is_same_v<Raw, none>) {
+      add(workload, "raw_loop", type_name<T>(), 1, w, [=] {
+        auto d = std::make_shared<Data<T>>();
+        return [d, raw] { raw(*d); };
+      });
+    }
     add_stream_triad(workload, type_name<T>(), w.bytes);
   };
   one_type(std::type_identity<float>{});
