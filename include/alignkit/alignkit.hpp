@@ -20,6 +20,7 @@
 
 // preference/
 #include "preference/bradley_terry.hpp"
+#include "preference/cpo.hpp"
 #include "preference/dpo.hpp"
 
 // policy_gradient/
