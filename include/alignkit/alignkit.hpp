@@ -22,6 +22,7 @@
 #include "preference/bradley_terry.hpp"
 #include "preference/cpo.hpp"
 #include "preference/dpo.hpp"
+#include "preference/kto.hpp"
 
 // policy_gradient/
 
