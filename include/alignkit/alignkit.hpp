@@ -23,6 +23,7 @@
 #include "preference/cpo.hpp"
 #include "preference/dpo.hpp"
 #include "preference/kto.hpp"
+#include "preference/reward_ensemble.hpp"
 
 // policy_gradient/
 
