@@ -135,14 +135,15 @@ void check_all_gradients(const batch& x, const dpo::evaluation<double>& e,
                                                                   {&batch::pr, &e.grad_policy_rejected},
                                                                   {&batch::rc, &e.grad_ref_chosen},
                                                                   {&batch::rr, &e.grad_ref_rejected}}};
-  for (const auto& [member, grad] : inputs) {
+  for (const auto& input : inputs) {
+    const auto member = input.first;  // a named variable: clang 14 cannot capture structured bindings
     alignkit_test::check_gradient(
         [&](const vec& v) {
           batch y = x;
           y.*member = v;
           return f(y);
         },
-        x.*member, *grad, 1e-5, 1e-9);
+        x.*member, *input.second, 1e-5, 1e-9);
   }
 }
 
