@@ -20,7 +20,10 @@
 
 // preference/
 #include "preference/bradley_terry.hpp"
+#include "preference/cpo.hpp"
 #include "preference/dpo.hpp"
+#include "preference/kto.hpp"
+#include "preference/reward_ensemble.hpp"
 
 // policy_gradient/
 #include "policy_gradient/advantages.hpp"
