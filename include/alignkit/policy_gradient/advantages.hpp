@@ -122,10 +122,10 @@ constexpr bool global_groups(const advantages::group_ids<Ids>&) {
 constexpr bool global_groups(const advantages::group_size&) { return false; }
 
 /// Turns scores s (in place) into per-sequence advantages before any whitening, from the group
-/// statistics (n, Σs, ΣL, ΣL·s, and Σ(s − μ)² for grpo), reduced when the groups are global.
-/// Scratch: 5 doubles per group.
-template <class Groups, class Reducer>
-advantages::result group_relative_scores(std::vector<double>& s, const std::vector<double>& len, const Groups& groups,
+/// statistics (n, Σs, ΣL, ΣL·s, and Σ(s − μ)² for grpo; L_i = length(i)), reduced when the
+/// groups are global. Scratch: 5 doubles per group.
+template <class Groups, class Length, class Reducer>
+advantages::result group_relative_scores(std::vector<double>& s, const Length& length, const Groups& groups,
                                          const advantages::options& opts, Reducer& reducer, std::string_view fn) {
   using advantages::estimator;
   check_range(fn, "epsilon", opts.epsilon, 0.0, HUGE_VAL);
@@ -135,7 +135,7 @@ advantages::result group_relative_scores(std::vector<double>& s, const std::vect
   std::vector<double> st(static_cast<std::size_t>(4 * count));
   for (index_t i = 0; i < n; ++i) {
     const index_t g = group_of(groups, i);
-    const double si = s[static_cast<std::size_t>(i)], li = len[static_cast<std::size_t>(i)];
+    const double si = s[static_cast<std::size_t>(i)], li = length(i);
     st[at(g, 0)] += 1;
     st[at(g, 1)] += si;
     st[at(g, 2)] += li;
@@ -223,7 +223,8 @@ result group_relative(const Exec& policy, const Rw& token_rewards, const M& mask
     len[static_cast<std::size_t>(i)] = li;
     return sums<0>{};
   });
-  auto res = group_relative_scores(s, len, groups, opts, reducer, fn);
+  auto res = group_relative_scores(
+      s, [&](index_t i) { return len[static_cast<std::size_t>(i)]; }, groups, opts, reducer, fn);
   using E = typename decltype(ov)::element_type;
   for_rows<0>(policy, b, [&](index_t i) {
     const auto m = mv.row(i);
@@ -242,7 +243,8 @@ result group_relative(const Exec& policy, const Rw& token_rewards, const M& mask
 
 /// Group-relative advantages from one score per sequence: `scores` and `out` are `[B]`; every
 /// sequence counts as one token (L_i = 1), so opo's baseline is the group mean and
-/// reinforce_pp_baseline whitens over the sequences. Errors as above (101 for out).
+/// reinforce_pp_baseline whitens over the sequences. Scratch: 1 double per sequence and 5 per
+/// group. Errors as above (101 for out).
 template <exec::execution_policy Exec, vector_like S, class Groups, class Out, reducer Red = local_reducer>
 result group_relative(const Exec& policy, const S& scores, const Groups& groups, const options& opts, Out&& out,
                       Red&& reducer = {}) {
@@ -252,9 +254,9 @@ result group_relative(const Exec& policy, const S& scores, const Groups& groups,
   const auto ov = view_of(out);
   check_same_shape(fn, "out", ov, "scores", sv);
   const index_t b = sv.extent(0);
-  std::vector<double> s(static_cast<std::size_t>(b)), len(static_cast<std::size_t>(b), 1.0);
+  std::vector<double> s(static_cast<std::size_t>(b));
   for (index_t i = 0; i < b; ++i) s[static_cast<std::size_t>(i)] = static_cast<double>(sv(i));
-  auto res = group_relative_scores(s, len, groups, opts, reducer, fn);
+  auto res = group_relative_scores(s, [](index_t) { return 1.0; }, groups, opts, reducer, fn);
   using E = typename decltype(ov)::element_type;
   for (index_t i = 0; i < b; ++i) ov(i) = static_cast<E>(s[static_cast<std::size_t>(i)]);
   if (opts.method == estimator::reinforce_pp_baseline) {
