@@ -27,6 +27,7 @@
 
 // policy_gradient/
 #include "policy_gradient/advantages.hpp"
+#include "policy_gradient/dapo.hpp"
 #include "policy_gradient/gae.hpp"
 #include "policy_gradient/whiten.hpp"
 #include "policy_gradient/ppo.hpp"
