@@ -22,6 +22,7 @@
 #include "preference/bradley_terry.hpp"
 
 // policy_gradient/
+#include "policy_gradient/grpo_loss.hpp"
 #include "policy_gradient/kl.hpp"
 #include "policy_gradient/ppo.hpp"
 #include "policy_gradient/value.hpp"

@@ -152,7 +152,6 @@ const std::set<std::string> pending_ops = {
     "reinforce_pp_baseline_adv",
     "remax_adv",
     "opo_adv",
-    "grpo_loss",
     "token_logprob",
     "ece",
     "fleiss_kappa",
