@@ -201,7 +201,7 @@ result loss(const Exec& policy, const LP& per_token_logps, const Old& old_per_to
             const Adv& advantages, const Mask& mask, const options& opts = {}, const outputs<T, 2>& out = {},
             R&& reducer = R{}) {
   const auto m = view_of(mask);
-  return detail::run<T>(policy, alignkit::detail::make_padded_rows(m), view_of(per_token_logps),
+  return detail::run<T>(policy, alignkit::detail::make_padded_layout(m), view_of(per_token_logps),
                         view_of(old_per_token_logps), view_of(ref_per_token_logps), view_of(advantages), m, opts, out,
                         reducer);
 }
@@ -213,7 +213,7 @@ result loss(const Exec& policy, const packed<Offsets>& layout, const LP& per_tok
             const Ref& ref_per_token_logps, const Adv& advantages, const Mask& mask, const options& opts = {},
             const outputs<T, 1>& out = {}, R&& reducer = R{}) {
   const auto m = view_of(mask);
-  return detail::run<T>(policy, alignkit::detail::make_packed_rows(detail::fn, layout, m), view_of(per_token_logps),
+  return detail::run<T>(policy, alignkit::detail::make_packed_layout(detail::fn, layout, m), view_of(per_token_logps),
                         view_of(old_per_token_logps), view_of(ref_per_token_logps), view_of(advantages), m, opts, out,
                         reducer);
 }

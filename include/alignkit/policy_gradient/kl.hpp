@@ -207,7 +207,7 @@ penalty_result run_penalty(const Exec& policy, const LP& lp, const Ref& ref, con
   using namespace alignkit::detail;
   constexpr const char* fn = "kl::penalty";
   const auto lp2 = as_rows(lp), ref2 = as_rows(ref), old2 = as_rows(old);
-  const padded_rows rows{lp2.extent(0), lp2.extent(1)};
+  const padded_layout rows{lp2.extent(0), lp2.extent(1)};
   rows.check(fn, "ref_logprob", ref2);
   const bool has_old = old.data_handle() != nullptr;
   if (has_old) rows.check(fn, "old_logprob", old2);
@@ -337,7 +337,7 @@ loss_result loss(const Exec& policy, const LP& logprob, const Ref& ref_logprob, 
                  const loss_options& opts = {}, const loss_outputs<T, 2>& out = {},
                  matrix_view<const T> old_logprob = {}, R&& reducer = R{}) {
   const auto m = view_of(mask);
-  return detail::run_loss<T>(policy, alignkit::detail::make_padded_rows(m), view_of(logprob), view_of(ref_logprob), m,
+  return detail::run_loss<T>(policy, alignkit::detail::make_padded_layout(m), view_of(logprob), view_of(ref_logprob), m,
                              old_logprob, opts, out, reducer);
 }
 /// As above over a packed batch (rank-1 `[N]` arguments and CSR offsets; adds
@@ -348,7 +348,7 @@ loss_result loss(const Exec& policy, const packed<Offsets>& layout, const LP& lo
                  const Mask& mask, const loss_options& opts = {}, const loss_outputs<T, 1>& out = {},
                  vector_view<const T> old_logprob = {}, R&& reducer = R{}) {
   const auto m = view_of(mask);
-  return detail::run_loss<T>(policy, alignkit::detail::make_packed_rows(detail::loss_fn, layout, m), view_of(logprob),
+  return detail::run_loss<T>(policy, alignkit::detail::make_packed_layout(detail::loss_fn, layout, m), view_of(logprob),
                              view_of(ref_logprob), m, old_logprob, opts, out, reducer);
 }
 /// Sequential overloads.
@@ -428,7 +428,7 @@ rewards_result token_rewards(const Exec& policy, const Scores& scores, const LP&
                              const Mask& mask, double beta, estimator est, Out&& rewards) {
   const auto m = view_of(mask);
   const auto out = view_of(rewards);
-  return detail::run_rewards<typename decltype(out)::value_type>(policy, alignkit::detail::make_padded_rows(m),
+  return detail::run_rewards<typename decltype(out)::value_type>(policy, alignkit::detail::make_padded_layout(m),
                                                                  view_of(scores), view_of(logprob),
                                                                  view_of(ref_logprob), m, beta, est, out);
 }
@@ -441,7 +441,7 @@ rewards_result token_rewards(const Exec& policy, const packed<Offsets>& layout, 
   const auto m = view_of(mask);
   const auto out = view_of(rewards);
   return detail::run_rewards<typename decltype(out)::value_type>(
-      policy, alignkit::detail::make_packed_rows(detail::rewards_fn, layout, m), view_of(scores), view_of(logprob),
+      policy, alignkit::detail::make_packed_layout(detail::rewards_fn, layout, m), view_of(scores), view_of(logprob),
       view_of(ref_logprob), m, beta, est, out);
 }
 /// Sequential overloads.
