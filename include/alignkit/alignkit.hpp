@@ -29,9 +29,11 @@
 #include "policy_gradient/advantages.hpp"
 #include "policy_gradient/dapo.hpp"
 #include "policy_gradient/gae.hpp"
-#include "policy_gradient/whiten.hpp"
+#include "policy_gradient/grpo_loss.hpp"
+#include "policy_gradient/kl.hpp"
 #include "policy_gradient/ppo.hpp"
 #include "policy_gradient/value.hpp"
+#include "policy_gradient/whiten.hpp"
 
 // token/
 #include "token/logprob.hpp"
