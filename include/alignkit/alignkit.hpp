@@ -37,6 +37,7 @@
 
 // token/
 #include "token/logprob.hpp"
+#include "token/sequence_logprobs.hpp"
 
 // evaluation/
 #include "evaluation/calibration.hpp"
