@@ -26,7 +26,10 @@
 // token/
 
 // evaluation/
+#include "evaluation/agreement.hpp"
 #include "evaluation/calibration.hpp"
+#include "evaluation/dawid_skene.hpp"
+#include "evaluation/krippendorff.hpp"
 #include "evaluation/temperature_scaling.hpp"
 
 // model/

@@ -158,8 +158,6 @@ const std::set<std::string> pending_ops = {
     "grpo_loss",
     "kl_controller",
     "token_logprob",
-    "fleiss_kappa",
-    "cohen_kappa",
 };
 
 const char* name_of(golden::precision p) { return p == golden::precision::float64 ? "double" : "float"; }
