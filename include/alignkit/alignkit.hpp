@@ -26,10 +26,12 @@
 // token/
 
 // evaluation/
+#include "evaluation/abstention.hpp"
 #include "evaluation/agreement.hpp"
 #include "evaluation/calibration.hpp"
 #include "evaluation/dawid_skene.hpp"
 #include "evaluation/krippendorff.hpp"
+#include "evaluation/overoptimization.hpp"
 #include "evaluation/temperature_scaling.hpp"
 
 // model/
