@@ -90,10 +90,11 @@ namespace detail {
 using namespace alignkit::detail;
 
 // State layout: [top bins 3n][positive bins 3n][Σ w·brier, Σ w, N]; per bin (Σ w, Σ w·c, Σ w·a).
+// A pass sums the bins and Σ w·brier; Σ w and N are set from them afterwards.
 inline index_t state_size(index_t n_bins) { return 6 * n_bins + 3; }
 
 inline void validate(const char* fn, const options& o) {
-  check_range(fn, "n_bins", static_cast<double>(o.n_bins), 1.0, 1e9);
+  check_range(fn, "n_bins", static_cast<double>(o.n_bins), 1.0, 1e6);
   check_range(fn, "row_sum_tolerance", o.row_sum_tolerance, 0.0, HUGE_VAL);
   check_range(fn, "wilson_z", o.wilson_z, 0.0, HUGE_VAL);
 }
@@ -202,6 +203,59 @@ template <class PV, class LV, class WV>
   std::abort();
 }
 
+/// Adds one binary sample (probability p of class 1, label y, weight w) to a lane's sums, given
+/// the bins of its top-label confidence max(1 − p, p) and of p.
+template <class T>
+void add_binary(double* acc, index_t nb, index_t top_bin, index_t pos_bin, T p, T y, double w) {
+  const T q = T(1) - p;
+  const bool pred = p > q;
+  add_to_bin(acc, top_bin, w, static_cast<double>(pred ? p : q), pred == (y == T(1)) ? 1.0 : 0.0);
+  add_to_bin(acc + 3 * nb, pos_bin, w, static_cast<double>(p), static_cast<double>(y));
+  const double d = static_cast<double>(y) - static_cast<double>(p);
+  acc[6 * nb] += w * d * d;
+}
+
+/// Whether a binary sample (or a batch of them) is valid: p ∈ [0, 1], y ∈ {0, 1}, finite w ≥ 0.
+template <class T, class V>
+auto valid_binary(const V& p, const V& y, const V& w) {
+  return (p >= V(T(0))) && (p <= V(T(1))) && ((y == V(T(0))) || (y == V(T(1)))) && (w >= V(T(0))) &&
+         (w < V(std::numeric_limits<T>::infinity()));
+}
+
+/// Binary samples [begin, end) into 4 lanes of sums: validation and both bins of whole batches
+/// in SIMD, then a scalar scatter into the bins; a scalar tail. False on an invalid sample.
+template <class T, class PV, class LV, class WV>
+bool binary_chunk(const PV& p, const LV& labels, const WV* w, index_t begin, index_t end, const T* e, index_t nb,
+                  double* acc) {
+  using B = xsimd::batch<T>;
+  constexpr index_t W = static_cast<index_t>(B::size);
+  const index_t stride = state_size(nb);
+  const auto rp = make_reader<T>(p);
+  const auto ry = make_reader<T>(labels);
+  alignas(64) T pb[W], yb[W], wb[W];
+  alignas(64) xsimd::as_integer_t<T> top[W], pos[W];
+  index_t i = begin;
+  for (; i + W <= end; i += W) {
+    const B pi = rp.template load<B>(i), y = ry.template load<B>(i);
+    const B wi = w ? make_reader<T>(*w).template load<B>(i) : B(T(1));
+    if (!xsimd::all(valid_binary<T>(pi, y, wi))) return false;
+    bin_of(xsimd::max(pi, B(T(1)) - pi), e, nb).store_aligned(top);
+    bin_of(pi, e, nb).store_aligned(pos);
+    pi.store_aligned(pb);
+    y.store_aligned(yb);
+    wi.store_aligned(wb);
+    for (index_t l = 0; l < W; ++l)
+      add_binary(acc + (l % bin_lanes) * stride, nb, top[l], pos[l], pb[l], yb[l], static_cast<double>(wb[l]));
+  }
+  for (; i < end; ++i) {
+    const T pi = static_cast<T>(p(i)), y = static_cast<T>(labels(i)), wi = static_cast<T>(weight_at(w, i));
+    if (!valid_binary<T>(pi, y, wi)) return false;
+    add_binary(acc + (i % bin_lanes) * stride, nb, bin_of(std::max(pi, T(1) - pi), e, nb), bin_of(pi, e, nb), pi, y,
+               static_cast<double>(wi));
+  }
+  return true;
+}
+
 /// One pass of probabilities (rank 1: binary P(y = 1); rank 2: [N, K] rows) into `total`.
 template <class T, class Exec, class PV, class LV, class WV>
 void accumulate(const char* fn, const Exec& policy, const PV& p, const LV& labels, const WV* w,
@@ -213,21 +267,8 @@ void accumulate(const char* fn, const Exec& policy, const PV& p, const LV& label
   const T* e = edges.data();
   bool ok;
   if constexpr (PV::rank() == 1) {
-    ok = binned_pass(policy, n, state_size(nb), scratch, total, [&](index_t i, double* acc) {
-      const T pi = static_cast<T>(p(i));
-      const double y = static_cast<double>(labels(i)), wi = weight_at(w, i);
-      if (!(pi >= T(0) && pi <= T(1)) || !(y == 0 || y == 1) || !valid_weight(wi)) return false;
-      const T q = T(1) - pi;
-      const bool pred = pi > q;
-      const T c = pred ? pi : q;
-      add_to_bin(acc, bin_of(c, e, nb), wi, static_cast<double>(c), pred == (y == 1) ? 1.0 : 0.0);
-      add_to_bin(acc + 3 * nb, bin_of(pi, e, nb), wi, static_cast<double>(pi), y);
-      const double d = y - static_cast<double>(pi);
-      double* tail = acc + 6 * nb;
-      tail[0] += wi * d * d;
-      tail[1] += wi;
-      tail[2] += 1;
-      return true;
+    ok = chunked_bins(policy, n, state_size(nb), scratch, total, [&](index_t begin, index_t end, double* acc) {
+      return binary_chunk<T>(p, labels, w, begin, end, e, nb, acc);
     });
   } else {
     const index_t k = p.extent(1);
@@ -241,14 +282,13 @@ void accumulate(const char* fn, const Exec& policy, const PV& p, const LV& label
       if (!(s.min >= T(0) && s.max <= T(1) && std::abs(s.sum - T(1)) <= tol) || y < 0 || !valid_weight(wi))
         return false;
       add_to_bin(acc, bin_of(s.max, e, nb), wi, static_cast<double>(s.max), s.argmax == y ? 1.0 : 0.0);
-      double* tail = acc + 6 * nb;
-      tail[0] += wi * (static_cast<double>(s.sumsq) - 2 * static_cast<double>(row(y)) + 1);
-      tail[1] += wi;
-      tail[2] += 1;
+      acc[6 * nb] += wi * (static_cast<double>(s.sumsq) - 2 * static_cast<double>(row(y)) + 1);
       return true;
     });
   }
   if (!ok) raise_first_invalid(fn, p, labels, w, o.row_sum_tolerance);
+  for (index_t b = 0; b < nb; ++b) total[static_cast<std::size_t>(6 * nb + 1)] += total[static_cast<std::size_t>(3 * b)];
+  total[static_cast<std::size_t>(6 * nb + 2)] += static_cast<double>(n);
 }
 
 /// Wilson score interval of a proportion `a` over `n` trials.
