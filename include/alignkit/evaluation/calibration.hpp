@@ -203,18 +203,6 @@ template <class PV, class LV, class WV>
   std::abort();
 }
 
-/// Adds one binary sample (probability p of class 1, label y, weight w) to a lane's sums, given
-/// the bins of its top-label confidence max(1 − p, p) and of p.
-template <class T>
-void add_binary(double* acc, index_t nb, index_t top_bin, index_t pos_bin, T p, T y, double w) {
-  const T q = T(1) - p;
-  const bool pred = p > q;
-  add_to_bin(acc, top_bin, w, static_cast<double>(pred ? p : q), pred == (y == T(1)) ? 1.0 : 0.0);
-  add_to_bin(acc + 3 * nb, pos_bin, w, static_cast<double>(p), static_cast<double>(y));
-  const double d = static_cast<double>(y) - static_cast<double>(p);
-  acc[6 * nb] += w * d * d;
-}
-
 /// Whether a binary sample (or a batch of them) is valid: p ∈ [0, 1], y ∈ {0, 1}, finite w ≥ 0.
 template <class T, class V>
 auto valid_binary(const V& p, const V& y, const V& w) {
@@ -222,36 +210,71 @@ auto valid_binary(const V& p, const V& y, const V& w) {
          (w < V(std::numeric_limits<T>::infinity()));
 }
 
-/// Binary samples [begin, end) into 4 lanes of sums: validation and both bins of whole batches
-/// in SIMD, then a scalar scatter into the bins; a scalar tail. False on an invalid sample.
+/// Top-label confidence max(1 − p, p), correctness (prediction 1 iff p > 1 − p) and the
+/// weighted squared error w·(y − p)² of binary samples (scalars or batches).
+template <class T, class V>
+void binary_terms(const V& p, const V& y, const V& w, V& conf, V& correct, V& sq) {
+  using namespace alignkit::detail;
+  const V q = V(T(1)) - p;
+  conf = max_(p, q);
+  correct = select_(p > q, y, V(T(1)) - y);
+  const V d = y - p;
+  sq = w * d * d;
+}
+
+/// Binary samples [begin, end) into 4 lanes of sums, in blocks: validation, confidence,
+/// correctness, both bin indices and the Brier term of a block in SIMD, then a branch-free scalar
+/// scatter of the block into the bins; a scalar tail. False on an invalid sample.
 template <class T, class PV, class LV, class WV>
 bool binary_chunk(const PV& p, const LV& labels, const WV* w, index_t begin, index_t end, const T* e, index_t nb,
                   double* acc) {
   using B = xsimd::batch<T>;
-  constexpr index_t W = static_cast<index_t>(B::size);
+  constexpr index_t W = static_cast<index_t>(B::size), block = 256;
+  static_assert(block % W == 0);
   const index_t stride = state_size(nb);
   const auto rp = make_reader<T>(p);
   const auto ry = make_reader<T>(labels);
-  alignas(64) T pb[W], yb[W], wb[W];
-  alignas(64) xsimd::as_integer_t<T> top[W], pos[W];
+  alignas(64) T pb[block], yb[block], wb[block], cb[block], ab[block];
+  alignas(64) xsimd::as_integer_t<T> top[block], pos[block];
+  auto scatter = [&](double* a, index_t t, index_t q, T pi, T y, T wi, T c, T correct) {
+    const auto wd = static_cast<double>(wi);
+    add_to_bin(a, t, wd, static_cast<double>(c), static_cast<double>(correct));
+    add_to_bin(a + 3 * nb, q, wd, static_cast<double>(pi), static_cast<double>(y));
+  };
+  B sq_sum(T(0)), sq_comp(T(0));  // compensated (Kahan) sum of the Brier terms
   index_t i = begin;
-  for (; i + W <= end; i += W) {
-    const B pi = rp.template load<B>(i), y = ry.template load<B>(i);
-    const B wi = w ? make_reader<T>(*w).template load<B>(i) : B(T(1));
-    if (!xsimd::all(valid_binary<T>(pi, y, wi))) return false;
-    bin_of(xsimd::max(pi, B(T(1)) - pi), e, nb).store_aligned(top);
-    bin_of(pi, e, nb).store_aligned(pos);
-    pi.store_aligned(pb);
-    y.store_aligned(yb);
-    wi.store_aligned(wb);
-    for (index_t l = 0; l < W; ++l)
-      add_binary(acc + (l % bin_lanes) * stride, nb, top[l], pos[l], pb[l], yb[l], static_cast<double>(wb[l]));
+  for (; i + block <= end; i += block) {
+    for (index_t j = 0; j < block; j += W) {
+      const B pi = rp.template load<B>(i + j), y = ry.template load<B>(i + j);
+      const B wi = w ? make_reader<T>(*w).template load<B>(i + j) : B(T(1));
+      if (!xsimd::all(valid_binary<T>(pi, y, wi))) return false;
+      B c, correct, sq;
+      binary_terms<T>(pi, y, wi, c, correct, sq);
+      bin_of(c, e, nb).store_aligned(top + j);
+      bin_of(pi, e, nb).store_aligned(pos + j);
+      pi.store_aligned(pb + j);
+      y.store_aligned(yb + j);
+      wi.store_aligned(wb + j);
+      c.store_aligned(cb + j);
+      correct.store_aligned(ab + j);
+      const B t = sq - sq_comp, s2 = sq_sum + t;
+      sq_comp = (s2 - sq_sum) - t;
+      sq_sum = s2;
+    }
+    for (index_t j = 0; j < block; ++j)
+      scatter(acc + (j % bin_lanes) * stride, top[j], pos[j], pb[j], yb[j], wb[j], cb[j], ab[j]);
   }
+  alignas(64) T s[W], cmp[W];
+  sq_sum.store_aligned(s);
+  sq_comp.store_aligned(cmp);
+  for (index_t l = 0; l < W; ++l) acc[6 * nb] += static_cast<double>(s[l]) - static_cast<double>(cmp[l]);
   for (; i < end; ++i) {
     const T pi = static_cast<T>(p(i)), y = static_cast<T>(labels(i)), wi = static_cast<T>(weight_at(w, i));
     if (!valid_binary<T>(pi, y, wi)) return false;
-    add_binary(acc + (i % bin_lanes) * stride, nb, bin_of(std::max(pi, T(1) - pi), e, nb), bin_of(pi, e, nb), pi, y,
-               static_cast<double>(wi));
+    T c, correct, sq;
+    binary_terms<T>(pi, y, wi, c, correct, sq);
+    scatter(acc + (i % bin_lanes) * stride, bin_of(c, e, nb), bin_of(pi, e, nb), pi, y, wi, c, correct);
+    acc[6 * nb] += static_cast<double>(sq);
   }
   return true;
 }
