@@ -107,6 +107,16 @@ void check_labels(const char* fn, const LV& labels, index_t k) {
   check_range(fn, "n_categories", static_cast<double>(k), 1.0, 1e9);
 }
 
+/// Validates raw labels [items, raters] and calls f(i, counts, r_i) for every item with its
+/// per-category counts.
+template <class Labels, class F>
+void for_each_item(const char* fn, const Labels& labels, index_t k, F&& f) {
+  const auto y = view_of(labels);
+  check_labels(fn, y, k);
+  std::vector<double> counts(static_cast<std::size_t>(k));
+  for (index_t i = 0; i < y.extent(0); ++i) f(i, counts, count_ratings(fn, y, i, k, counts));
+}
+
 }  // namespace detail
 
 /// Fleiss' kappa from a count table [items, categories] (integer counts, every row summing to
@@ -183,23 +193,20 @@ fleiss_result fleiss_kappa(const Table& table, chance method = chance::fleiss) {
 /// domain_error.257 (no item has 2 ratings).
 template <tensor_like Labels>
 fleiss_result fleiss_kappa_from_labels(const Labels& labels, index_t n_categories, chance method = chance::fleiss) {
-  const char* fn = "agreement::fleiss_kappa_from_labels";
-  const auto y = view_of(labels);
-  detail::check_labels(fn, y, n_categories);
-  std::vector<double> counts(static_cast<std::size_t>(n_categories)), pi(counts.size(), 0.0);
+  std::vector<double> pi(static_cast<std::size_t>(n_categories), 0.0);
   double agree = 0, rated = 0;
   fleiss_result r;
-  for (index_t i = 0; i < y.extent(0); ++i) {
-    const double ri = detail::count_ratings(fn, y, i, n_categories, counts);
-    if (ri == 0) continue;
-    rated += 1;
-    for (std::size_t c = 0; c < counts.size(); ++c) pi[c] += counts[c] / ri;
-    if (ri < 2) continue;
-    agree += detail::pair_agreement(counts, ri);
-    ++r.items;
-  }
+  detail::for_each_item("agreement::fleiss_kappa_from_labels", labels, n_categories,
+                        [&](index_t, const std::vector<double>& counts, double ri) {
+                          if (ri == 0) return;
+                          rated += 1;
+                          for (std::size_t c = 0; c < counts.size(); ++c) pi[c] += counts[c] / ri;
+                          if (ri < 2) return;
+                          agree += detail::pair_agreement(counts, ri);
+                          ++r.items;
+                        });
   if (r.items == 0)
-    alignkit::detail::raise<domain_error>(257, fn, ": no item has 2 or more ratings, expected at least 2 raters per item");
+    alignkit::detail::raise<domain_error>(257, "agreement::fleiss_kappa_from_labels", ": no item has 2 or more ratings, expected at least 2 raters per item");
   r.observed = agree / static_cast<double>(r.items);
   if (method == chance::fleiss) {
     for (double p : pi) r.expected += (p / rated) * (p / rated);
@@ -266,14 +273,10 @@ double cohen_kappa(const Y1& y1, const Y2& y2, weighting weights = weighting::no
 template <tensor_like Labels, class T>
 void item_agreement(const Labels& labels, index_t n_categories, vector_view<T> out) {
   const char* fn = "agreement::item_agreement";
-  const auto y = view_of(labels);
-  detail::check_labels(fn, y, n_categories);
-  alignkit::detail::check_same_size(fn, "out", out.extent(0), "labels", y.extent(0));
-  std::vector<double> counts(static_cast<std::size_t>(n_categories));
-  for (index_t i = 0; i < y.extent(0); ++i) {
-    const double r = detail::count_ratings(fn, y, i, n_categories, counts);
+  alignkit::detail::check_same_size(fn, "out", out.extent(0), "labels", view_of(labels).extent(0));
+  detail::for_each_item(fn, labels, n_categories, [&](index_t i, const std::vector<double>& counts, double r) {
     out(i) = static_cast<T>(r < 2 ? detail::nan : detail::pair_agreement(counts, r));
-  }
+  });
 }
 
 /// Allocating form of `item_agreement`.
@@ -299,16 +302,12 @@ std::vector<index_t> filter_items(const Labels& labels, index_t n_categories, do
 /// rating). Errors: as `item_agreement`.
 template <tensor_like Labels>
 std::vector<index_t> majority_labels(const Labels& labels, index_t n_categories) {
-  const char* fn = "agreement::majority_labels";
-  const auto y = view_of(labels);
-  detail::check_labels(fn, y, n_categories);
-  std::vector<double> counts(static_cast<std::size_t>(n_categories));
-  std::vector<index_t> out(static_cast<std::size_t>(y.extent(0)));
-  for (index_t i = 0; i < y.extent(0); ++i) {
-    const double r = detail::count_ratings(fn, y, i, n_categories, counts);
-    out[static_cast<std::size_t>(i)] =
-        r == 0 ? -1 : static_cast<index_t>(std::max_element(counts.begin(), counts.end()) - counts.begin());
-  }
+  std::vector<index_t> out(static_cast<std::size_t>(view_of(labels).extent(0)));
+  detail::for_each_item("agreement::majority_labels", labels, n_categories,
+                        [&](index_t i, const std::vector<double>& counts, double r) {
+                          out[static_cast<std::size_t>(i)] =
+                              r == 0 ? -1 : static_cast<index_t>(std::max_element(counts.begin(), counts.end()) - counts.begin());
+                        });
   return out;
 }
 
@@ -318,15 +317,14 @@ std::vector<index_t> majority_labels(const Labels& labels, index_t n_categories)
 template <tensor_like Labels>
 std::vector<double> soft_labels(const Labels& labels, index_t n_categories) {
   const char* fn = "agreement::soft_labels";
-  const auto y = view_of(labels);
-  detail::check_labels(fn, y, n_categories);
+  detail::check_labels(fn, view_of(labels), n_categories);  // before sizing the output
   const auto k = static_cast<std::size_t>(n_categories);
-  std::vector<double> counts(k), out(static_cast<std::size_t>(y.extent(0)) * k, 0.0);
-  for (index_t i = 0; i < y.extent(0); ++i) {
-    const double r = detail::count_ratings(fn, y, i, n_categories, counts);
-    if (r == 0) continue;
-    for (std::size_t c = 0; c < k; ++c) out[static_cast<std::size_t>(i) * k + c] = counts[c] / r;
-  }
+  std::vector<double> out(static_cast<std::size_t>(view_of(labels).extent(0)) * k, 0.0);
+  detail::for_each_item(fn, labels, n_categories,
+                        [&](index_t i, const std::vector<double>& counts, double r) {
+                          if (r == 0) return;
+                          for (std::size_t c = 0; c < k; ++c) out[static_cast<std::size_t>(i) * k + c] = counts[c] / r;
+                        });
   return out;
 }
 
