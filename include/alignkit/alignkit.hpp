@@ -40,7 +40,12 @@
 #include "token/sequence_logprobs.hpp"
 
 // evaluation/
+#include "evaluation/abstention.hpp"
+#include "evaluation/agreement.hpp"
 #include "evaluation/calibration.hpp"
+#include "evaluation/dawid_skene.hpp"
+#include "evaluation/krippendorff.hpp"
+#include "evaluation/overoptimization.hpp"
 #include "evaluation/temperature_scaling.hpp"
 
 // model/
