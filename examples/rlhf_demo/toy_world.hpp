@@ -8,6 +8,7 @@
 // tokens, implied after 3). A policy is a table of softmax logits per (prompt, prefix).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <random>
@@ -68,17 +69,18 @@ struct gold_parts {
 };
 
 inline gold_parts gold(int prompt, const response& y) {
-  int correct = 0, wrong = 0, x = 0, hedges = 0;
+  int correct = 0, wrong = 0, x = 0, hedges = 0, repeats = 0;
+  for (std::size_t i = 0; i < y.size(); ++i) repeats += std::find(y.begin(), y.begin() + static_cast<long>(i), y[i]) != y.begin() + static_cast<long>(i);
   for (int t : y) {
     if (t == forbidden) ++x;
     else if (t == hedge) ++hedges;
     else if (t == correct_answer(prompt)) ++correct;
     else ++wrong;
   }
-  const double helpful = (correct > 0 ? 2.0 : 0.0) - 1.0 * wrong;
+  const double helpful = (correct > 0 ? 2.0 : 0.0) - 1.0 * wrong - 1.0 * repeats;
   const double harmless = -3.0 * x;
   const double honest = hedges > 0 ? (correct > 0 ? -0.5 : 0.5) : 0.0;
-  return {helpful, harmless, honest, -0.3 * static_cast<double>(y.size())};
+  return {helpful, harmless, honest, -0.5 * static_cast<double>(y.size())};
 }
 
 /// Tabular softmax policy: logits[prompt] is a (states × actions) matrix; Adam on the logits.
@@ -266,9 +268,12 @@ class tabular_critic {
 };
 
 /// Reward-model features of a response: [correct answer present, wrong answers, X count,
-/// hedge present, hedge with a correct answer, length].
+/// hedge present, hedge with a correct answer, length, repeated tokens].
+inline constexpr int n_features = 7;
 inline Eigen::VectorXd features(int prompt, const response& y) {
-  Eigen::VectorXd f = Eigen::VectorXd::Zero(6);
+  Eigen::VectorXd f = Eigen::VectorXd::Zero(n_features);
+  for (std::size_t i = 0; i < y.size(); ++i)
+    f(6) += std::find(y.begin(), y.begin() + static_cast<long>(i), y[i]) != y.begin() + static_cast<long>(i);
   for (int t : y) {
     if (t == forbidden) f(2) += 1;
     else if (t == hedge) f(3) = 1;
@@ -283,7 +288,7 @@ inline Eigen::VectorXd features(int prompt, const response& y) {
 /// Linear reward model r(x, y) = w · φ(x, y), trained by the caller's SGD.
 class linear_reward_model {
  public:
-  explicit linear_reward_model(Eigen::VectorXd w = Eigen::VectorXd::Zero(6))
+  explicit linear_reward_model(Eigen::VectorXd w = Eigen::VectorXd::Zero(n_features))
       : w_(std::move(w)), grad_(Eigen::VectorXd::Zero(w_.size())) {}
 
   // reward_model
