@@ -233,8 +233,8 @@ result group_relative(const Exec& policy, const Rw& token_rewards, const M& mask
     return sums<0>{};
   });
   if (opts.method == estimator::reinforce_pp_baseline) {
-    const padded_rows<decltype(ov)> orows{ov};
-    res.whitening = whiten_rows(policy, orows, padded_rows<decltype(mv)>{mv}, orows,
+    const detail::padded_rows<decltype(ov)> orows{ov};
+    res.whitening = whiten_rows(policy, orows, detail::padded_rows<decltype(mv)>{mv}, orows,
                                 whitening::options{.zero_masked = true}, reducer, fn);
   }
   return res;
@@ -298,8 +298,8 @@ whitening::moments reinforce_pp(const Exec& policy, const Rw& token_rewards, con
   const auto first = for_rows<2>(policy, rv.extent(0), [&](index_t i) {
     const auto r = rv.row(i);
     const auto m = mv.row(i);
-    const auto a = row_or_null(padded_rows<matrix_view<T>>{out.advantages}, write_a, i);
-    const auto g = row_or_null(padded_rows<matrix_view<T>>{out.returns}, write_r, i);
+    const auto a = row_or_null(detail::padded_rows<matrix_view<T>>{out.advantages}, write_a, i);
+    const auto g = row_or_null(detail::padded_rows<matrix_view<T>>{out.returns}, write_r, i);
     double c = 0;
     sums<2> s;
     for (index_t t = r.extent(0); t-- > 0;) {
@@ -316,8 +316,8 @@ whitening::moments reinforce_pp(const Exec& policy, const Rw& token_rewards, con
     return s;
   });
   if (!write_a) return {};
-  const padded_rows<matrix_view<T>> arows{out.advantages};
-  const padded_rows<decltype(mv)> mrows{mv};
+  const detail::padded_rows<matrix_view<T>> arows{out.advantages};
+  const detail::padded_rows<decltype(mv)> mrows{mv};
   const whitening::options w{.zero_masked = true};
   const auto mom = finish_moments(policy, arows, mrows, first, w, reducer, fn);
   apply_whitening(policy, arows, mrows, arows, mom, true);
@@ -342,8 +342,8 @@ void remax(const Exec& policy, const Rw& token_rewards, const Bl& baselines, con
   for_rows<0>(policy, rv.extent(0), [&](index_t i) {
     const auto r = rv.row(i);
     const auto m = mv.row(i);
-    const auto a = row_or_null(padded_rows<matrix_view<T>>{out.advantages}, write_a, i);
-    const auto g = row_or_null(padded_rows<matrix_view<T>>{out.returns}, write_r, i);
+    const auto a = row_or_null(detail::padded_rows<matrix_view<T>>{out.advantages}, write_a, i);
+    const auto g = row_or_null(detail::padded_rows<matrix_view<T>>{out.returns}, write_r, i);
     const double base = static_cast<double>(bv(i));
     double c = 0;
     for (index_t t = r.extent(0); t-- > 0;) {

@@ -161,7 +161,7 @@ result compute(const Exec& policy, const Rw& rewards, const V& values, const M& 
   const bool write_a = out.advantages.data_handle() != nullptr, write_r = out.returns.data_handle() != nullptr;
   if (write_a) check_same_shape(fn, "advantages", out.advantages, "rewards", rv);
   if (write_r) check_same_shape(fn, "returns", out.returns, "rewards", rv);
-  auto rows = [](const auto& v) { return padded_rows<std::remove_cvref_t<decltype(v)>>{v}; };
+  auto rows = [](const auto& v) { return detail::padded_rows<std::remove_cvref_t<decltype(v)>>{v}; };
   return gae_rows(policy, rows(rv), rows(vv), rows(mv), rows(out.advantages), rows(out.returns), write_a, write_r,
                   opts, reducer, fn);
 }
@@ -187,7 +187,7 @@ result compute(const Exec& policy, const Rw& rewards, const V& values, const M& 
   if (write_a) check_same_shape(fn, "advantages", out.advantages, "rewards", rv);
   if (write_r) check_same_shape(fn, "returns", out.returns, "rewards", rv);
   check_offsets(fn, ov, rv.extent(0));
-  auto rows = [&](const auto& v) { return packed_rows<std::remove_cvref_t<decltype(v)>, decltype(ov)>{v, ov}; };
+  auto rows = [&](const auto& v) { return detail::packed_rows<std::remove_cvref_t<decltype(v)>, decltype(ov)>{v, ov}; };
   return gae_rows(policy, rows(rv), rows(vv), rows(mv), rows(out.advantages), rows(out.returns), write_a, write_r,
                   opts, reducer, fn);
 }
