@@ -58,6 +58,7 @@
 
 // pipelines/
 #include "pipelines/constitutional_ai.hpp"
+#include "pipelines/dpo_step.hpp"
 #include "pipelines/preference_batch.hpp"
 #include "pipelines/reward_model_step.hpp"
 #include "pipelines/rlaif.hpp"
