@@ -222,11 +222,6 @@ advantages::result group_relative_run(const Exec& policy, const Layout& layout, 
     for (index_t t = 0; t < m.extent(0); ++t) o(t) = mask_valid(m(t)) ? a : E(0);
     return sums<0>{};
   });
-  if (opts.method == estimator::reinforce_pp_baseline) {
-    const detail::padded_rows<decltype(ov)> orows{ov};
-    res.whitening = whiten_rows(policy, orows, detail::padded_rows<decltype(mv)>{mv}, orows,
-                                whitening::options{.zero_masked = true}, reducer, fn);
-  }
   if (opts.method == advantages::estimator::reinforce_pp_baseline)
     res.whitening = whiten_rows(policy, orows, mr, orows, whitening::options{.zero_masked = true}, reducer, fn);
   return res;
@@ -395,43 +390,6 @@ result group_relative(const S& scores, const Groups& groups, const options& opts
 template <exec::execution_policy Exec, matrix_like Rw, matrix_like M, class T = alignkit::detail::compute_t<Rw>,
           reducer Red = local_reducer>
 whitening::moments reinforce_pp(const Exec& policy, const Rw& token_rewards, const M& mask, double gamma,
-                                const outputs<T>& out, Red&& reducer = {}) {
-  constexpr const char* fn = "advantages::reinforce_pp";
-  using namespace alignkit::detail;
-  const auto rv = view_of(token_rewards);
-  const auto mv = view_of(mask);
-  check_same_shape(fn, "mask", mv, "token_rewards", rv);
-  const bool write_a = out.advantages.data_handle() != nullptr, write_r = out.returns.data_handle() != nullptr;
-  if (write_a) check_same_shape(fn, "advantages", out.advantages, "token_rewards", rv);
-  if (write_r) check_same_shape(fn, "returns", out.returns, "token_rewards", rv);
-  check_range(fn, "gamma", gamma, 0.0, 1.0);
-  const auto first = for_rows<2>(policy, rv.extent(0), [&](index_t i) {
-    const auto r = rv.row(i);
-    const auto m = mv.row(i);
-    const auto a = row_or_null(detail::padded_rows<matrix_view<T>>{out.advantages}, write_a, i);
-    const auto g = row_or_null(detail::padded_rows<matrix_view<T>>{out.returns}, write_r, i);
-    double c = 0;
-    sums<2> s;
-    for (index_t t = r.extent(0); t-- > 0;) {
-      c = static_cast<double>(r(t)) + gamma * c;
-      if (write_a) a(t) = static_cast<T>(c);
-      if (write_r) g(t) = static_cast<T>(c);
-      if (mask_valid(m(t))) {
-        s.value[0] += 1;
-        s.value[1] += c;
-      } else {
-        c = 0;
-      }
-    }
-    return s;
-  });
-  if (!write_a) return {};
-  const detail::padded_rows<matrix_view<T>> arows{out.advantages};
-  const detail::padded_rows<decltype(mv)> mrows{mv};
-  const whitening::options w{.zero_masked = true};
-  const auto mom = finish_moments(policy, arows, mrows, first, w, reducer, fn);
-  apply_whitening(policy, arows, mrows, arows, mom, true);
-  return mom;
                                 const outputs<T, 2>& out, Red&& reducer = {}) {
   return alignkit::detail::reinforce_pp_run(policy, alignkit::detail::padded_layout{}, view_of(token_rewards),
                                             view_of(mask), out.advantages, out.returns, gamma, reducer,
@@ -454,32 +412,6 @@ whitening::moments reinforce_pp(const Exec& policy, const Rw& token_rewards, con
 /// rollout's score). Errors: shape_error.101 (baselines not B long), shape_error.103.
 template <exec::execution_policy Exec, matrix_like Rw, vector_like Bl, matrix_like M,
           class T = alignkit::detail::compute_t<Rw>>
-void remax(const Exec& policy, const Rw& token_rewards, const Bl& baselines, const M& mask, const outputs<T>& out) {
-  constexpr const char* fn = "advantages::remax";
-  using namespace alignkit::detail;
-  const auto rv = view_of(token_rewards);
-  const auto bv = view_of(baselines);
-  const auto mv = view_of(mask);
-  check_same_shape(fn, "mask", mv, "token_rewards", rv);
-  check_same_size(fn, "baselines", bv.extent(0), "sequences", rv.extent(0));
-  const bool write_a = out.advantages.data_handle() != nullptr, write_r = out.returns.data_handle() != nullptr;
-  if (write_a) check_same_shape(fn, "advantages", out.advantages, "token_rewards", rv);
-  if (write_r) check_same_shape(fn, "returns", out.returns, "token_rewards", rv);
-  for_rows<0>(policy, rv.extent(0), [&](index_t i) {
-    const auto r = rv.row(i);
-    const auto m = mv.row(i);
-    const auto a = row_or_null(detail::padded_rows<matrix_view<T>>{out.advantages}, write_a, i);
-    const auto g = row_or_null(detail::padded_rows<matrix_view<T>>{out.returns}, write_r, i);
-    const double base = static_cast<double>(bv(i));
-    double c = 0;
-    for (index_t t = r.extent(0); t-- > 0;) {
-      const bool valid = mask_valid(m(t));
-      if (valid) c += static_cast<double>(r(t));
-      if (write_r) g(t) = static_cast<T>(c);
-      if (write_a) a(t) = static_cast<T>(valid ? c - base : c);
-    }
-    return sums<0>{};
-  });
 void remax(const Exec& policy, const Rw& token_rewards, const Bl& baselines, const M& mask, const outputs<T, 2>& out) {
   alignkit::detail::remax_run(policy, alignkit::detail::padded_layout{}, view_of(token_rewards), view_of(baselines),
                               view_of(mask), out.advantages, out.returns, "advantages::remax");

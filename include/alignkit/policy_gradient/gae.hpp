@@ -162,19 +162,6 @@ template <exec::execution_policy Exec, matrix_like Rw, matrix_like V, matrix_lik
           class T = alignkit::detail::compute_t<Rw>, reducer Red = local_reducer>
 result compute(const Exec& policy, const Rw& rewards, const V& values, const M& mask, const options& opts = {},
                const outputs<T, 2>& out = {}, Red&& reducer = {}) {
-  constexpr const char* fn = "gae::compute";
-  using namespace alignkit::detail;
-  const auto rv = view_of(rewards);
-  const auto vv = view_of(values);
-  const auto mv = view_of(mask);
-  check_same_shape(fn, "values", vv, "rewards", rv);
-  check_same_shape(fn, "mask", mv, "rewards", rv);
-  const bool write_a = out.advantages.data_handle() != nullptr, write_r = out.returns.data_handle() != nullptr;
-  if (write_a) check_same_shape(fn, "advantages", out.advantages, "rewards", rv);
-  if (write_r) check_same_shape(fn, "returns", out.returns, "rewards", rv);
-  auto rows = [](const auto& v) { return detail::padded_rows<std::remove_cvref_t<decltype(v)>>{v}; };
-  return gae_rows(policy, rows(rv), rows(vv), rows(mv), rows(out.advantages), rows(out.returns), write_a, write_r,
-                  opts, reducer, fn);
   return alignkit::detail::gae_run(policy, alignkit::detail::padded_layout{}, view_of(rewards), view_of(values),
                                    view_of(mask), out.advantages, out.returns, opts, reducer, "gae::compute");
 }
@@ -189,15 +176,6 @@ template <exec::execution_policy Exec, vector_like Rw, vector_like V, vector_lik
 result compute(const Exec& policy, const Rw& rewards, const V& values, const M& mask, const O& offsets,
                const options& opts = {}, const outputs<T, 1>& out = {}, Red&& reducer = {}) {
   const auto ov = view_of(offsets);
-  check_same_shape(fn, "values", vv, "rewards", rv);
-  check_same_shape(fn, "mask", mv, "rewards", rv);
-  const bool write_a = out.advantages.data_handle() != nullptr, write_r = out.returns.data_handle() != nullptr;
-  if (write_a) check_same_shape(fn, "advantages", out.advantages, "rewards", rv);
-  if (write_r) check_same_shape(fn, "returns", out.returns, "rewards", rv);
-  check_offsets(fn, ov, rv.extent(0));
-  auto rows = [&](const auto& v) { return detail::packed_rows<std::remove_cvref_t<decltype(v)>, decltype(ov)>{v, ov}; };
-  return gae_rows(policy, rows(rv), rows(vv), rows(mv), rows(out.advantages), rows(out.returns), write_a, write_r,
-                  opts, reducer, fn);
   return alignkit::detail::gae_run(policy, alignkit::detail::packed_layout<decltype(ov)>{ov}, view_of(rewards),
                                    view_of(values), view_of(mask), out.advantages, out.returns, opts, reducer,
                                    "gae::compute");
