@@ -1,0 +1,25 @@
+// Golden op remax_adv: verl compute_remax_outcome_advantage (OPS.md).
+#include <alignkit/alignkit.hpp>
+
+#include "../golden.hpp"
+
+namespace {
+
+template <class T>
+void remax_adv(golden::case_context& c) {
+  const auto& shape = c.shape("token_level_rewards");
+  const auto b = shape[0], t = shape[1];
+  const auto r = c.input<T>("token_level_rewards");
+  const auto base = c.input<T>("reward_baselines");
+  const auto m = c.input<int>("response_mask");
+  std::vector<T> adv(r.size()), ret(r.size());
+  alignkit::advantages::remax(alignkit::as_matrix(r, b, t), base, alignkit::as_matrix(m, b, t),
+                              alignkit::advantages::outputs<T>{alignkit::as_matrix(adv, b, t),
+                                                               alignkit::as_matrix(ret, b, t)});
+  c.check("advantages", adv);
+  c.check("returns", ret);
+}
+
+}  // namespace
+
+ALIGNKIT_GOLDEN_OP("remax_adv", remax_adv);
