@@ -196,15 +196,6 @@ Exec row_chunks(Exec policy, index_t cols) {
   return policy;
 }
 
-/// Calls f(i) for every row i in [0, rows) of `cols` elements, in parallel under the policy.
-template <class Exec, class F>
-void for_each_row(const Exec& policy, index_t rows, index_t cols, F&& f) {
-  const auto pol = row_chunks(policy, cols);
-  for_each_chunk(pol, chunk_count(rows, pol.chunk), [&](index_t c) {
-    for (index_t i = c * pol.chunk; i < std::min(rows, (c + 1) * pol.chunk); ++i) f(i);
-  });
-}
-
 }  // namespace detail
 
 namespace token {

@@ -2,7 +2,7 @@
 // arbitrary upstream gradients by finite differences, ignore_index, temperature, extreme
 // logits, storage layouts and half precision, determinism across threads, and the errors.
 #include <alignkit/adapters/eigen.hpp>
-#include <alignkit/alignkit.hpp>
+#include <alignkit/token/logprob.hpp>
 
 #include <cmath>
 #include <cstdint>
