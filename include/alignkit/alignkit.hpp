@@ -59,6 +59,7 @@
 // pipelines/
 #include "pipelines/constitutional_ai.hpp"
 #include "pipelines/dpo_step.hpp"
+#include "pipelines/kto_step.hpp"
 #include "pipelines/preference_batch.hpp"
 #include "pipelines/reward_model_step.hpp"
 #include "pipelines/rlaif.hpp"
