@@ -11,20 +11,12 @@
 #include <doctest/doctest.h>
 
 #include "../../../examples/rlhf_demo/toy_world.hpp"
+#include "recording_policy.hpp"
 
 namespace pl = alignkit::pipelines;
 using alignkit::model::token_values;
 
 namespace {
-
-struct recording_policy : toy::tabular_policy {
-  using toy::tabular_policy::tabular_policy;
-  std::vector<token_values> received;
-  void accumulate_logprob_gradient(std::span<const int> x, std::span<const toy::response> ys, const token_values& g) {
-    received.push_back(g);
-    toy::tabular_policy::accumulate_logprob_gradient(x, ys, g);
-  }
-};
 
 double sum(const toy::tabular_policy& m, int x, const toy::response& y) {
   const std::vector<int> xs{x};
