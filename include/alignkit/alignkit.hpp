@@ -59,6 +59,7 @@
 // pipelines/
 #include "pipelines/constitutional_ai.hpp"
 #include "pipelines/dpo_step.hpp"
+#include "pipelines/ensemble_reward_model.hpp"
 #include "pipelines/grpo_step.hpp"
 #include "pipelines/kto_step.hpp"
 #include "pipelines/ppo_step.hpp"
