@@ -15,6 +15,7 @@
 /// `_compute_loss`), through the kernels at parity with them.
 #pragma once
 
+#include <cmath>
 #include <span>
 #include <utility>
 #include <vector>

@@ -14,6 +14,7 @@
 /// `compute_value_loss`), each step through the kernels at parity with it.
 #pragma once
 
+#include <concepts>
 #include <span>
 #include <utility>
 #include <vector>

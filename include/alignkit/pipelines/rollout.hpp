@@ -5,8 +5,10 @@
 #pragma once
 
 #include <span>
+#include <utility>
 #include <vector>
 
+#include "../core/check.hpp"
 #include "../core/config.hpp"
 #include "../model/policy_model.hpp"
 #include "../model/reward_model.hpp"
