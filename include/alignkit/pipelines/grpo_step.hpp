@@ -63,7 +63,7 @@ std::pair<rollout<P, Y>, grpo_rollout_metrics> grpo_rollout(Policy& policy, cons
   auto r = detail::sample_and_score<Policy, Reference, RM, P, Y>(fn, policy, reference, rm, prompts, opts.group_size);
   grpo_rollout_metrics m;
   auto rewards = r.logprobs.zeros_like();
-  kl::token_rewards(exec::seq, packed(r.logprobs.offsets), r.scores, r.logprobs.values, r.ref_logprobs.values, r.mask,
+  kl::token_rewards(exec::seq, packed{r.logprobs.offsets}, r.scores, r.logprobs.values, r.ref_logprobs.values, r.mask,
                     opts.kl_in_reward, kl::estimator::k1, rewards.values);
   const auto shaped = detail::sequence_sums(rewards);
   r.sequence_advantages.assign(shaped.size(), 0.0);
@@ -86,7 +86,7 @@ grpo::result grpo_update(Policy& policy, const rollout<P, Y>& r, const grpo_rlvr
   const model::token_values lp = policy.token_logprobs(r.prompt_span(), r.response_span());
   model::check_same_layout("pipelines::grpo_update", "policy log-probs", lp, "rollout log-probs", r.logprobs);
   auto grad = lp.zeros_like();
-  const auto res = grpo::loss(exec::seq, packed(r.logprobs.offsets), lp.values, r.logprobs.values,
+  const auto res = grpo::loss(exec::seq, packed{r.logprobs.offsets}, lp.values, r.logprobs.values,
                               r.ref_logprobs.values, r.sequence_advantages, r.mask, opts.loss,
                               grpo::outputs<double, 1>{view_of(grad.values)});
   policy.accumulate_logprob_gradient(r.prompt_span(), r.response_span(), grad);

@@ -80,7 +80,7 @@ std::pair<rollout<P, Y>, ppo_rollout_metrics> ppo_rollout(Policy& policy, const 
   model::check_same_layout(fn, "values", r.values, "policy log-probs", r.logprobs);
   ppo_rollout_metrics m{0, 0, static_cast<double>(kl_coef.value)};
   auto rewards = r.logprobs.zeros_like();
-  const auto shaped = kl::token_rewards(exec::seq, packed(r.logprobs.offsets), r.scores, r.logprobs.values,
+  const auto shaped = kl::token_rewards(exec::seq, packed{r.logprobs.offsets}, r.scores, r.logprobs.values,
                                         r.ref_logprobs.values, r.mask, m.kl_coef, opts.reward_kl, rewards.values);
   r.advantages = r.logprobs.zeros_like();
   r.returns = r.logprobs.zeros_like();
@@ -106,7 +106,7 @@ ppo_update_metrics ppo_update(Policy& policy, Critic& critic, const rollout<P, Y
   model::check_same_layout(fn, "values", v, "rollout log-probs", r.logprobs);
   auto grad_lp = lp.zeros_like();
   auto grad_v = v.zeros_like();
-  const auto layout = packed(r.logprobs.offsets);
+  const auto layout = packed{r.logprobs.offsets};
   ppo_update_metrics m;
   m.policy = ppo::loss(exec::seq, layout, lp.values, r.logprobs.values, r.advantages.values, r.mask, opts.policy,
                        ppo::outputs<double, 1>{view_of(grad_lp.values)});
