@@ -20,17 +20,33 @@
 
 // preference/
 #include "preference/bradley_terry.hpp"
+#include "preference/dpo.hpp"
 
 // policy_gradient/
 #include "policy_gradient/advantages.hpp"
 #include "policy_gradient/dapo.hpp"
 #include "policy_gradient/gae.hpp"
 #include "policy_gradient/whiten.hpp"
+#include "policy_gradient/ppo.hpp"
+#include "policy_gradient/value.hpp"
 
 // token/
+#include "token/logprob.hpp"
 
 // evaluation/
+#include "evaluation/calibration.hpp"
+#include "evaluation/temperature_scaling.hpp"
 
 // model/
+#include "model/judge.hpp"
+#include "model/policy_model.hpp"
+#include "model/reviser.hpp"
+#include "model/reward_model.hpp"
+#include "model/token_values.hpp"
+#include "model/value_model.hpp"
 
 // pipelines/
+#include "pipelines/constitutional_ai.hpp"
+#include "pipelines/preference_batch.hpp"
+#include "pipelines/reward_model_step.hpp"
+#include "pipelines/rlaif.hpp"

@@ -45,6 +45,13 @@ class domain_error : public error {
   domain_error(int id, const std::string& text) : error("domain_error", id, text) {}
 };
 
+/// Malformed input data (JSONL and other files read by io/): the message names the line and
+/// the field (ids 3xx).
+class parse_error : public error {
+ public:
+  parse_error(int id, const std::string& text) : error("parse_error", id, text) {}
+};
+
 namespace detail {
 
 template <class... Parts>

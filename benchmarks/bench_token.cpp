@@ -1,0 +1,81 @@
+// token/: fused log-softmax gather + entropy over [N, V] logits (token_logprob) and the chunked
+// linear head (linear_head_logprob, compute-bound: reported in FLOP/s too) at the sizes of
+// ../shared/peers/README.md, beside a raw scalar loop (token_logprob only: a scalar GEMM of
+// 1.6 TFLOP would run for minutes) and the STREAM triad at the same working-set size.
+#include "bench_support.hpp"
+
+namespace bench {
+namespace {
+
+constexpr index_t tokens = 4096, vocab = 32000, hidden_size = 2048;
+
+// Uniform logits with the peer's variance (2·N(0, 1)): faster to generate, same cost to process.
+template <class T>
+std::vector<T> logits_like(index_t n, std::uint64_t seed) {
+  const double a = 2 * std::sqrt(3.0);
+  return uniform<T>(n, -a, 2 * a, seed);
+}
+
+std::vector<std::int64_t> labels(index_t n, std::uint64_t seed) {
+  rng g(seed);
+  std::vector<std::int64_t> y(static_cast<std::size_t>(n));
+  for (auto& v : y) v = g.integer(0, vocab - 1);
+  return y;
+}
+
+// token_logprob: lp = log_softmax(z); logp = lp[label]; H = −Σ p·lp; loss = Σ logp + Σ H;
+// writes logp, H and the gradient wrt the logits: 1[j = label] − p_j − p_j (lp_j + H).
+template <class T>
+struct logprob_data {
+  std::vector<T> z = logits_like<T>(tokens * vocab, 41);
+  std::vector<std::int64_t> y = labels(tokens, 42);
+  std::vector<T> grad = std::vector<T>(tokens * vocab), logp = std::vector<T>(tokens), entropy = std::vector<T>(tokens);
+  static work counted() { return {(2.0 * vocab + 2) * sizeof(T) * tokens + 8.0 * tokens, double(tokens) * vocab}; }
+};
+
+// linear_head_logprob: z = h·W ([N, H]·[H, V]); logp = log_softmax(z)[label]; loss = Σ logp;
+// grads wrt h and W. 6·N·H·V floating-point operations per call.
+template <class T>
+struct linear_head_data {
+  std::vector<T> h = normal<T>(tokens * hidden_size, 0, 1, 43), w = normal<T>(hidden_size * vocab, 0, 0.02, 44);
+  std::vector<std::int64_t> y = labels(tokens, 45);
+  std::vector<T> grad_h = std::vector<T>(tokens * hidden_size), grad_w = std::vector<T>(hidden_size * vocab);
+  std::vector<T> logp = std::vector<T>(tokens);
+  static work counted() {
+    const double nh = double(tokens) * hidden_size, hv = double(hidden_size) * vocab;
+    return {sizeof(T) * (2 * nh + 2 * hv + tokens) + 8.0 * tokens, tokens, 6.0 * tokens * hidden_size * vocab};
+  }
+};
+
+const bool registered = [] {
+  add_workload<logprob_data>("token_logprob", none{}, []<class T>(logprob_data<T>& d) {
+    double loss = 0;
+    for (index_t r = 0; r < tokens; ++r) {
+      const T* z = d.z.data() + r * vocab;
+      T* g = d.grad.data() + r * vocab;
+      T m = z[0];
+      for (index_t j = 1; j < vocab; ++j) m = std::max(m, z[j]);
+      double s = 0, sz = 0;
+      for (index_t j = 0; j < vocab; ++j) {
+        const double e = std::exp(z[j] - m);
+        s += e;
+        sz += e * z[j];
+      }
+      const T lse = T(m + std::log(s)), h = T(lse - sz / s);
+      for (index_t j = 0; j < vocab; ++j) {
+        const T lp = z[j] - lse, p = std::exp(lp);
+        g[j] = -p - p * (lp + h);
+      }
+      g[d.y[r]] += T(1);
+      d.logp[r] = z[d.y[r]] - lse;
+      d.entropy[r] = h;
+      loss += d.logp[r] + h;
+    }
+    benchmark::DoNotOptimize(loss);
+  });
+  add_workload<linear_head_data>("linear_head_logprob", none{}, none{});
+  return true;
+}();
+
+}  // namespace
+}  // namespace bench

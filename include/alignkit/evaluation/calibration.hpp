@@ -1,0 +1,534 @@
+/// @file calibration.hpp
+/// @brief Calibration metrics: ECE (equal-width and equal-mass bins), MCE, classwise ECE, Brier
+/// score, reliability-diagram data with Wilson intervals, scikit-learn's calibration curve, and
+/// temperature scaling; streaming over batches and shards.
+///
+/// For samples i with confidence c_i, correctness a_i ∈ {0, 1} and weight w_i (default 1),
+/// equal-width bins B_b = {i : e_b < c_i ≤ e_{b+1}} (e = numpy linspace(0, 1, n_bins + 1);
+/// c = 0 in bin 0, c = 1 in the last bin) and W = Σ_i w_i:
+///   ECE = Σ_b |Σ_{B_b} w·a − Σ_{B_b} w·c| / W,     MCE = max over non-empty bins |acc_b − conf_b|
+///   binary p = P(y = 1):  c = max(1 − p, p), prediction 1 iff p > 1 − p (p = 0.5 predicts 0)
+///   top-label multiclass: c = max_k p_k, prediction = the first maximum
+///   ece_pos: the same ECE with c = p and a = y (binary); Brier = Σ w (y − p)² / W (binary),
+///   Σ_i w_i Σ_k (p_ik − 1[y_i = k])² / W (multiclass, Brier 1950)
+///   adaptive ECE: stable sort by c, numpy array_split into n_bins equal-count chunks
+///   classwise ECE = mean_k ECE(c = p_k, a = 1[y = k])
+///   temperature scaling: T = argmin_T mean_i [logsumexp(z_i / T) − z_{i,y_i} / T]
+/// Papers: Guo et al. 2017, "On Calibration of Modern Neural Networks" (arXiv:1706.04599; ECE,
+/// MCE, temperature scaling); Nixon et al. 2019 (arXiv:1904.01685; adaptive ECE); Kull et al.
+/// 2019 (arXiv:1910.12656; classwise ECE); Wilson 1927 (score interval); Brier 1950.
+/// Parity: golden op `ece` (OPS.md: the Guo et al. convention in numpy), scikit-learn 1.2
+/// `brier_score_loss` and `calibration_curve(strategy="uniform")`.
+///
+/// Default n_bins = 15: the value of Guo et al. and of torchmetrics; netcal and many scripts use
+/// 10, scikit-learn's calibration_curve 5. Results depend on it, so pass it explicitly when
+/// comparing with another library.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <span>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <xsimd/xsimd.hpp>
+
+#include "../core/check.hpp"
+#include "../core/elementwise.hpp"
+#include "../core/error.hpp"
+#include "../core/execution.hpp"
+#include "../core/kernel.hpp"
+#include "../core/reducer.hpp"
+#include "../core/tensor.hpp"
+#include "detail/binning.hpp"
+
+ALIGNKIT_BEGIN_NAMESPACE
+
+namespace calibration {
+
+/// Equal-width bins unless stated otherwise (see the file comment for why 15).
+inline constexpr index_t default_bins = 15;
+
+/// Options shared by every calibration metric.
+struct options {
+  index_t n_bins = default_bins;         ///< number of bins, ≥ 1
+  double row_sum_tolerance = 1e-4;       ///< multiclass rows must sum to 1 within this (float softmax over ~10³ classes)
+  double wilson_z = 1.959963984540054;   ///< z of the Wilson interval (95 %)
+};
+
+/// One bin of a reliability diagram. Empty bins report 0 for every field.
+struct bin {
+  double weight = 0;          ///< Σ w (the count without weights)
+  double confidence = 0;      ///< weighted mean confidence
+  double accuracy = 0;        ///< weighted mean correctness
+  double accuracy_lower = 0;  ///< Wilson score interval of the accuracy, n = weight
+  double accuracy_upper = 0;
+};
+
+/// Everything an equal-width pass yields.
+struct report {
+  double ece = 0;                                           ///< top-label ECE
+  double mce = 0;                                           ///< top-label MCE
+  double brier = 0;                                         ///< Brier score
+  double ece_pos = std::numeric_limits<double>::quiet_NaN();  ///< positive-class ECE (binary only)
+  double weight = 0;                                        ///< W = Σ w
+  index_t samples = 0;                                      ///< N
+  std::vector<bin> reliability;                             ///< top-label bins
+  std::vector<bin> positive;                                ///< positive-class bins (binary only)
+};
+
+/// scikit-learn `calibration_curve`: per non-empty positive-class bin, the fraction of positives
+/// and the mean predicted probability.
+struct curve {
+  std::vector<double> prob_true, prob_pred;
+};
+
+namespace detail {
+
+using namespace alignkit::detail;
+
+// State layout: [top bins 3n][positive bins 3n][Σ w·brier, Σ w, N]; per bin (Σ w, Σ w·c, Σ w·a).
+inline index_t state_size(index_t n_bins) { return 6 * n_bins + 3; }
+
+inline void validate(const char* fn, const options& o) {
+  check_range(fn, "n_bins", static_cast<double>(o.n_bins), 1.0, 1e9);
+  check_range(fn, "row_sum_tolerance", o.row_sum_tolerance, 0.0, HUGE_VAL);
+  check_range(fn, "wilson_z", o.wilson_z, 0.0, HUGE_VAL);
+}
+
+inline void add_to_bin(double* bins, index_t b, double w, double c, double a) {
+  double* t = bins + 3 * b;
+  t[0] += w;
+  t[1] += w * c;
+  t[2] += w * a;
+}
+
+inline bool valid_weight(double w) { return w >= 0 && w < HUGE_VAL; }
+
+/// Reads weight i, or 1 without weights.
+template <class WV>
+double weight_at(const WV* w, index_t i) {
+  return w ? static_cast<double>((*w)(i)) : 1.0;
+}
+
+/// Max (first argmax), min, sum and sum of squares of a row, in T; vectorized when contiguous.
+template <class T>
+struct row_stats {
+  T max, min, sum, sumsq;
+  index_t argmax;
+};
+
+template <class T, class Row>
+row_stats<T> stats_of(const Row& row, index_t k) {
+  using E = std::remove_cv_t<typename Row::element_type>;
+  constexpr bool plain = std::is_same_v<E, T> && std::is_same_v<typename Row::accessor_type,
+                                                                  default_accessor<typename Row::element_type>>;
+  T mx = -std::numeric_limits<T>::infinity(), mn = std::numeric_limits<T>::infinity(), s = 0, ss = 0;
+  index_t j = 0;
+  if constexpr (plain) {
+    using B = xsimd::batch<T>;
+    constexpr index_t W = static_cast<index_t>(B::size);
+    if (row.stride(0) == 1 && k >= W) {
+      const T* x = row.data_handle();
+      B bmx(mx), bmn(mn), bs(T(0)), bss(T(0));
+      for (; j + W <= k; j += W) {
+        const B v = B::load_unaligned(x + j);
+        bmx = xsimd::max(bmx, v);
+        bmn = xsimd::min(bmn, v);
+        bs += v;
+        bss = xsimd::fma(v, v, bss);
+      }
+      alignas(64) T a[W], b[W];
+      bmx.store_aligned(a);
+      bmn.store_aligned(b);
+      for (index_t l = 0; l < W; ++l) {
+        mx = std::max(mx, a[l]);
+        mn = std::min(mn, b[l]);
+      }
+      s = xsimd::hadd(bs);
+      ss = xsimd::hadd(bss);
+    }
+  }
+  for (; j < k; ++j) {
+    const T v = static_cast<T>(row(j));
+    mx = std::max(mx, v);
+    mn = std::min(mn, v);
+    s += v;
+    ss += v * v;
+  }
+  index_t arg = 0;
+  while (arg < k - 1 && !(static_cast<T>(row(arg)) == mx)) ++arg;
+  return {mx, mn, s, ss, arg};
+}
+
+/// Label of sample i if it is an integer in [0, k), else −1.
+template <class LV>
+index_t label_at(const LV& labels, index_t i, index_t k) {
+  const double y = static_cast<double>(labels(i));
+  return (y >= 0 && y < static_cast<double>(k) && y == std::floor(y)) ? static_cast<index_t>(y) : -1;
+}
+
+/// Reports the first invalid sample in input order (after a pass flagged one).
+template <class PV, class LV, class WV>
+[[noreturn]] void raise_first_invalid(const char* fn, const PV& p, const LV& labels, const WV* w, double tol) {
+  const index_t n = p.extent(0);
+  for (index_t i = 0; i < n; ++i) {
+    index_t k = 2;
+    if constexpr (PV::rank() == 1) {
+      const double v = static_cast<double>(p(i));
+      if (!(v >= 0 && v <= 1))
+        raise<domain_error>(250, fn, ": probs[", i, "] is ", v, ", expected a probability in [0, 1]");
+    } else {
+      k = p.extent(1);
+      double s = 0;
+      for (index_t j = 0; j < k; ++j) {
+        const double v = static_cast<double>(p(i, j));
+        if (!(v >= 0 && v <= 1))
+          raise<domain_error>(250, fn, ": probs[", i, ", ", j, "] is ", v, ", expected a probability in [0, 1]");
+        s += v;
+      }
+      if (!(std::abs(s - 1) <= tol))
+        raise<domain_error>(251, fn, ": probs row ", i, " sums to ", s, ", expected 1 within ", tol);
+    }
+    if (label_at(labels, i, k) < 0)
+      raise<domain_error>(252, fn, ": labels[", i, "] is ", static_cast<double>(labels(i)),
+                          ", expected an integer in [0, ", k - 1, "]");
+    if (!valid_weight(weight_at(w, i)))
+      raise<domain_error>(253, fn, ": weights[", i, "] is ", weight_at(w, i), ", expected a finite value >= 0");
+  }
+  ALIGNKIT_ASSERT(false);  // the pass flagged a sample that the scan accepts
+  std::abort();
+}
+
+/// One pass of probabilities (rank 1: binary P(y = 1); rank 2: [N, K] rows) into `total`.
+template <class T, class Exec, class PV, class LV, class WV>
+void accumulate(const char* fn, const Exec& policy, const PV& p, const LV& labels, const WV* w,
+                const options& o, std::vector<double>& scratch, std::span<double> total) {
+  const index_t n = p.extent(0), nb = o.n_bins;
+  check_same_size(fn, "labels", labels.extent(0), "probs", n);
+  if (w) check_same_size(fn, "weights", w->extent(0), "probs", n);
+  const std::vector<T> edges = bin_edges<T>(nb);
+  const T* e = edges.data();
+  bool ok;
+  if constexpr (PV::rank() == 1) {
+    ok = binned_pass(policy, n, state_size(nb), scratch, total, [&](index_t i, double* acc) {
+      const T pi = static_cast<T>(p(i));
+      const double y = static_cast<double>(labels(i)), wi = weight_at(w, i);
+      if (!(pi >= T(0) && pi <= T(1)) || !(y == 0 || y == 1) || !valid_weight(wi)) return false;
+      const T q = T(1) - pi;
+      const bool pred = pi > q;
+      const T c = pred ? pi : q;
+      add_to_bin(acc, bin_of(c, e, nb), wi, static_cast<double>(c), pred == (y == 1) ? 1.0 : 0.0);
+      add_to_bin(acc + 3 * nb, bin_of(pi, e, nb), wi, static_cast<double>(pi), y);
+      const double d = y - static_cast<double>(pi);
+      double* tail = acc + 6 * nb;
+      tail[0] += wi * d * d;
+      tail[1] += wi;
+      tail[2] += 1;
+      return true;
+    });
+  } else {
+    const index_t k = p.extent(1);
+    check_not_empty(fn, "probs (classes)", k);
+    const T tol = static_cast<T>(o.row_sum_tolerance);
+    ok = binned_pass(policy, n, state_size(nb), scratch, total, [&](index_t i, double* acc) {
+      const auto row = p.row(i);
+      const row_stats<T> s = stats_of<T>(row, k);
+      const index_t y = label_at(labels, i, k);
+      const double wi = weight_at(w, i);
+      if (!(s.min >= T(0) && s.max <= T(1) && std::abs(s.sum - T(1)) <= tol) || y < 0 || !valid_weight(wi))
+        return false;
+      add_to_bin(acc, bin_of(s.max, e, nb), wi, static_cast<double>(s.max), s.argmax == y ? 1.0 : 0.0);
+      double* tail = acc + 6 * nb;
+      tail[0] += wi * (static_cast<double>(s.sumsq) - 2 * static_cast<double>(row(y)) + 1);
+      tail[1] += wi;
+      tail[2] += 1;
+      return true;
+    });
+  }
+  if (!ok) raise_first_invalid(fn, p, labels, w, o.row_sum_tolerance);
+}
+
+/// Wilson score interval of a proportion `a` over `n` trials.
+inline std::pair<double, double> wilson(double a, double n, double z) {
+  if (n <= 0) return {0, 0};
+  const double z2 = z * z, d = 1 + z2 / n;
+  const double center = (a + z2 / (2 * n)) / d;
+  const double half = z / d * std::sqrt(std::max(0.0, a * (1 - a) / n + z2 / (4 * n * n)));
+  return {std::max(0.0, center - half), std::min(1.0, center + half)};
+}
+
+/// ECE, MCE and the bins of one 3n block of sums, given the total weight.
+inline double summarize(const double* sums, index_t nb, double total, double z, std::vector<bin>& bins,
+                        double* mce = nullptr) {
+  bins.assign(static_cast<std::size_t>(nb), bin{});
+  double ece = 0, worst = 0;
+  for (index_t b = 0; b < nb; ++b) {
+    const double* t = sums + 3 * b;
+    if (t[0] <= 0) continue;
+    bin& out = bins[static_cast<std::size_t>(b)];
+    out.weight = t[0];
+    out.confidence = t[1] / t[0];
+    out.accuracy = t[2] / t[0];
+    std::tie(out.accuracy_lower, out.accuracy_upper) = wilson(out.accuracy, t[0], z);
+    ece += std::abs(t[2] - t[1]);
+    worst = std::max(worst, std::abs(out.accuracy - out.confidence));
+  }
+  if (mce) *mce = worst;
+  return ece / total;
+}
+
+}  // namespace detail
+
+/// Streaming equal-width calibration: `add` batches (all binary, rank 1, or all multiclass,
+/// rank 2), then `finish`. Holds 6·n_bins + 3 doubles; `add` under `exec::seq` reuses a scratch
+/// of 24·n_bins + 12 doubles, other policies allocate that much per chunk of the batch.
+/// The sums of a sharded evaluation set are combined with `finish(reducer)`.
+class accumulator {
+ public:
+  /// Errors: domain_error.202 (n_bins < 1, negative tolerance or z).
+  explicit accumulator(const options& opts = {}) : opts_(opts) {
+    detail::validate("calibration::accumulator", opts);
+    state_.assign(static_cast<std::size_t>(detail::state_size(opts.n_bins)), 0.0);
+  }
+
+  /// Adds a batch: `probs` [N] (binary P(y = 1)) or [N, K] (rows summing to 1), `labels` [N]
+  /// (0/1, or 0 … K−1), optional `weights` [N] (≥ 0). One pass; the accumulator is unchanged
+  /// when an error is raised. Errors: shape_error.101 (lengths differ), shape_error.102 (K = 0),
+  /// shape_error.150 (binary and multiclass batches mixed), domain_error.250 (a probability
+  /// outside [0, 1] or NaN), domain_error.251 (a row whose sum differs from 1 by more than
+  /// row_sum_tolerance), domain_error.252 (a label that is not an integer in range),
+  /// domain_error.253 (a negative or non-finite weight).
+  template <exec::execution_policy Exec, tensor_like P, tensor_like L>
+  void add(const Exec& policy, const P& probs, const L& labels) {
+    add_impl(policy, view_of(probs), view_of(labels), static_cast<const vector_view<const double>*>(nullptr));
+  }
+  template <exec::execution_policy Exec, tensor_like P, tensor_like L, tensor_like W>
+  void add(const Exec& policy, const P& probs, const L& labels, const W& weights) {
+    const auto w = view_of(weights);
+    require_rank<1, decltype(w)>();
+    add_impl(policy, view_of(probs), view_of(labels), &w);
+  }
+  template <alignkit::detail::data_argument P, tensor_like L>
+  void add(const P& probs, const L& labels) {
+    add(exec::seq, probs, labels);
+  }
+  template <alignkit::detail::data_argument P, tensor_like L, tensor_like W>
+  void add(const P& probs, const L& labels, const W& weights) {
+    add(exec::seq, probs, labels, weights);
+  }
+
+  /// The metrics of everything added. Errors: shape_error.102 (no sample added),
+  /// domain_error.254 (total weight 0).
+  report finish() const { return summarize(state_); }
+
+  /// As `finish()` after summing the state across shards with `r.all_reduce_sum`.
+  template <reducer R>
+  report finish(R& r) const {
+    std::vector<double> global = state_;
+    r.all_reduce_sum(std::span<double>(global));
+    return summarize(global);
+  }
+
+  /// The raw sums (layout: see detail::state_size), e.g. for a custom reduction.
+  std::span<const double> state() const noexcept { return state_; }
+  /// Forgets every sample.
+  void reset() {
+    std::fill(state_.begin(), state_.end(), 0.0);
+    rank_ = 0;
+  }
+  const options& settings() const noexcept { return opts_; }
+
+ private:
+  static constexpr const char* fn = "calibration::accumulator::add";
+
+  template <class Exec, class PV, class LV, class WV>
+  void add_impl(const Exec& policy, const PV& p, const LV& labels, const WV* w) {
+    static_assert(PV::rank() == 1 || PV::rank() == 2, "alignkit: probs must be [N] (binary) or [N, K]");
+    require_rank<1, LV>();
+    constexpr int rank = static_cast<int>(PV::rank());
+    if (rank_ != 0 && rank_ != rank)
+      alignkit::detail::raise<shape_error>(150, fn, ": probs has rank ", rank, ", earlier batches had rank ", rank_);
+    using T = std::conditional_t<std::is_same_v<typename PV::value_type, double>, double, float>;
+    std::vector<double> pending(state_.size(), 0.0);
+    detail::accumulate<T>(fn, policy, p, labels, w, opts_, scratch_, pending);
+    for (std::size_t k = 0; k < state_.size(); ++k) state_[k] += pending[k];
+    rank_ = rank;
+  }
+
+  report summarize(const std::vector<double>& s) const {
+    const char* where = "calibration::accumulator::finish";
+    const index_t nb = opts_.n_bins;
+    const double* tail = s.data() + 6 * nb;
+    alignkit::detail::check_not_empty(where, "the set of added samples", static_cast<index_t>(tail[2]));
+    if (!(tail[1] > 0))
+      alignkit::detail::raise<domain_error>(254, where, ": the total sample weight is ", tail[1], ", expected a positive value");
+    report r;
+    r.weight = tail[1];
+    r.samples = static_cast<index_t>(tail[2]);
+    r.brier = tail[0] / tail[1];
+    r.ece = detail::summarize(s.data(), nb, r.weight, opts_.wilson_z, r.reliability, &r.mce);
+    if (rank_ != 2) r.ece_pos = detail::summarize(s.data() + 3 * nb, nb, r.weight, opts_.wilson_z, r.positive);
+    return r;
+  }
+
+  options opts_;
+  std::vector<double> state_;
+  std::vector<double> scratch_;
+  int rank_ = 0;
+};
+
+/// Equal-width ECE, MCE, Brier and reliability bins of one set in one pass (see `accumulator::add`
+/// for shapes and errors).
+template <exec::execution_policy Exec, tensor_like P, tensor_like L>
+report evaluate(const Exec& policy, const P& probs, const L& labels, const options& opts = {}) {
+  accumulator acc(opts);
+  acc.add(policy, probs, labels);
+  return acc.finish();
+}
+/// As above with sample weights.
+template <exec::execution_policy Exec, tensor_like P, tensor_like L, tensor_like W>
+report evaluate(const Exec& policy, const P& probs, const L& labels, const W& weights, const options& opts = {}) {
+  accumulator acc(opts);
+  acc.add(policy, probs, labels, weights);
+  return acc.finish();
+}
+/// Sequential overloads.
+template <alignkit::detail::data_argument P, tensor_like L>
+report evaluate(const P& probs, const L& labels, const options& opts = {}) {
+  return evaluate(exec::seq, probs, labels, opts);
+}
+template <alignkit::detail::data_argument P, tensor_like L, tensor_like W>
+report evaluate(const P& probs, const L& labels, const W& weights, const options& opts = {}) {
+  return evaluate(exec::seq, probs, labels, weights, opts);
+}
+
+/// scikit-learn `calibration_curve(y, p, n_bins, strategy="uniform")` from a binary report: the
+/// non-empty positive-class bins in increasing order. Errors: shape_error.151 (not a binary report).
+inline curve calibration_curve(const report& r) {
+  if (r.positive.empty())
+    alignkit::detail::raise<shape_error>(151, "calibration::calibration_curve: the report has no positive-class bins; "
+                                              "it needs binary probabilities of rank 1");
+  curve c;
+  for (const bin& b : r.positive) {
+    if (b.weight <= 0) continue;
+    c.prob_true.push_back(b.accuracy);
+    c.prob_pred.push_back(b.confidence);
+  }
+  return c;
+}
+
+/// Adaptive (equal-mass) ECE: stable sort by confidence, numpy `array_split` into n_bins
+/// chunks (the first N mod n_bins get one more sample; empty chunks are skipped),
+/// Σ_chunks |Σ a − Σ c| / N. Unweighted. Allocates 2N doubles. Errors: as `accumulator::add`,
+/// and shape_error.102 (N = 0).
+template <tensor_like P, tensor_like L>
+double adaptive_ece(const P& probs, const L& labels, const options& opts = {}) {
+  using namespace alignkit::detail;
+  const char* fn = "calibration::adaptive_ece";
+  calibration::detail::validate(fn, opts);
+  const auto p = view_of(probs);
+  const auto y = view_of(labels);
+  using PV = decltype(p);
+  using T = std::conditional_t<std::is_same_v<typename PV::value_type, double>, double, float>;
+  const index_t n = p.extent(0);
+  check_same_size(fn, "labels", y.extent(0), "probs", n);
+  check_not_empty(fn, "probs", n);
+  std::vector<std::pair<double, double>> ca(static_cast<std::size_t>(n));  // (confidence, correct)
+  const auto* no_weights = static_cast<const vector_view<const double>*>(nullptr);
+  for (index_t i = 0; i < n; ++i) {
+    auto& [c, a] = ca[static_cast<std::size_t>(i)];
+    if constexpr (PV::rank() == 1) {
+      const T pi = static_cast<T>(p(i)), q = T(1) - pi;
+      const double yi = static_cast<double>(y(i));
+      if (!(pi >= T(0) && pi <= T(1)) || !(yi == 0 || yi == 1))
+        calibration::detail::raise_first_invalid(fn, p, y, no_weights, opts.row_sum_tolerance);
+      c = static_cast<double>(pi > q ? pi : q);
+      a = (pi > q) == (yi == 1) ? 1.0 : 0.0;
+    } else {
+      const index_t k = p.extent(1);
+      const auto s = calibration::detail::stats_of<T>(p.row(i), k);
+      const index_t yi = calibration::detail::label_at(y, i, k);
+      if (!(s.min >= T(0) && s.max <= T(1) && std::abs(s.sum - T(1)) <= static_cast<T>(opts.row_sum_tolerance)) ||
+          yi < 0)
+        calibration::detail::raise_first_invalid(fn, p, y, no_weights, opts.row_sum_tolerance);
+      c = static_cast<double>(s.max);
+      a = s.argmax == yi ? 1.0 : 0.0;
+    }
+  }
+  std::stable_sort(ca.begin(), ca.end(), [](const auto& u, const auto& v) { return u.first < v.first; });
+  const index_t base = n / opts.n_bins, extra = n % opts.n_bins;
+  double ece = 0;
+  std::size_t at = 0;
+  for (index_t b = 0; b < opts.n_bins; ++b) {
+    const index_t len = base + (b < extra ? 1 : 0);
+    double sc = 0, sa = 0;
+    for (index_t j = 0; j < len; ++j, ++at) {
+      sc += ca[at].first;
+      sa += ca[at].second;
+    }
+    ece += std::abs(sa - sc);
+  }
+  return ece / static_cast<double>(n);
+}
+
+/// Classwise ECE: per class k, the equal-width ECE of confidence p_k against 1[y = k]; and
+/// their mean. One pass over [N, K]; allocates K·3·n_bins doubles per chunk (4 lanes).
+struct classwise_result {
+  double ece = 0;                 ///< mean over classes
+  std::vector<double> per_class;  ///< ECE_k
+};
+
+/// Errors: as `accumulator::add` (probs must be rank 2), shape_error.102 (N = 0).
+template <exec::execution_policy Exec, tensor_like P, tensor_like L>
+classwise_result classwise_ece(const Exec& policy, const P& probs, const L& labels, const options& opts = {}) {
+  using namespace alignkit::detail;
+  const char* fn = "calibration::classwise_ece";
+  calibration::detail::validate(fn, opts);
+  const auto p = view_of(probs);
+  const auto y = view_of(labels);
+  using PV = decltype(p);
+  require_rank<2, PV>();
+  using T = std::conditional_t<std::is_same_v<typename PV::value_type, double>, double, float>;
+  const index_t n = p.extent(0), k = p.extent(1), nb = opts.n_bins;
+  check_same_size(fn, "labels", y.extent(0), "probs", n);
+  check_not_empty(fn, "probs", n);
+  check_not_empty(fn, "probs (classes)", k);
+  const std::vector<T> edges = bin_edges<T>(nb);
+  std::vector<double> scratch, total(static_cast<std::size_t>(3 * nb * k), 0.0);
+  const T tol = static_cast<T>(opts.row_sum_tolerance);
+  const bool ok = binned_pass(policy, n, 3 * nb * k, scratch, total, [&](index_t i, double* acc) {
+    const auto row = p.row(i);
+    const auto s = calibration::detail::stats_of<T>(row, k);
+    const index_t yi = calibration::detail::label_at(y, i, k);
+    if (!(s.min >= T(0) && s.max <= T(1) && std::abs(s.sum - T(1)) <= tol) || yi < 0) return false;
+    for (index_t j = 0; j < k; ++j) {
+      const T c = static_cast<T>(row(j));
+      calibration::detail::add_to_bin(acc + 3 * nb * j, bin_of(c, edges.data(), nb), 1.0, static_cast<double>(c),
+                                      j == yi ? 1.0 : 0.0);
+    }
+    return true;
+  });
+  if (!ok)
+    calibration::detail::raise_first_invalid(fn, p, y, static_cast<const vector_view<const double>*>(nullptr), opts.row_sum_tolerance);
+  classwise_result r;
+  std::vector<bin> bins;
+  for (index_t j = 0; j < k; ++j) {
+    r.per_class.push_back(
+        calibration::detail::summarize(total.data() + 3 * nb * j, nb, static_cast<double>(n), opts.wilson_z, bins));
+    r.ece += r.per_class.back();
+  }
+  r.ece /= static_cast<double>(k);
+  return r;
+}
+/// Sequential overload.
+template <alignkit::detail::data_argument P, tensor_like L>
+classwise_result classwise_ece(const P& probs, const L& labels, const options& opts = {}) {
+  return classwise_ece(exec::seq, probs, labels, opts);
+}
+
+}  // namespace calibration
+
+ALIGNKIT_END_NAMESPACE
