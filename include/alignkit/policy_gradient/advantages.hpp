@@ -321,7 +321,7 @@ result group_relative(const Exec& policy, const Rw& token_rewards, const M& mask
                                               view_of(out), groups, opts, reducer, "advantages::group_relative");
 }
 
-/// As above on packed tokens, `group_relative(exec, packed(offsets), token_rewards, mask, …)`:
+/// As above on packed tokens, `group_relative(exec, packed{offsets}, token_rewards, mask, …)`:
 /// `token_rewards`, `mask` and `out` are `[N]`, sequence b owns tokens [offsets[b], offsets[b+1])
 /// and its score sums those tokens; bitwise equal to the padded result on the same tokens when
 /// the padding holds zero rewards. Errors as above, with shape_error.101 for lengths and
@@ -393,7 +393,7 @@ whitening::moments reinforce_pp(const Exec& policy, const Rw& token_rewards, con
                                             out.advantages, out.returns, gamma, reducer, "advantages::reinforce_pp");
 }
 
-/// REINFORCE++ on packed tokens `[N]`, `reinforce_pp(exec, packed(offsets), …)`; bitwise equal to
+/// REINFORCE++ on packed tokens `[N]`, `reinforce_pp(exec, packed{offsets}, …)`; bitwise equal to
 /// the padded result. Errors: shape_error.101, shape_error.104, domain_error.204,
 /// domain_error.202, domain_error.220.
 template <exec::execution_policy Exec, class Offsets, vector_like Rw, vector_like M,
@@ -416,7 +416,7 @@ void remax(const Exec& policy, const Rw& token_rewards, const Bl& baselines, con
                               out.advantages, out.returns, "advantages::remax");
 }
 
-/// ReMax on packed tokens `[N]`, `remax(exec, packed(offsets), token_rewards, baselines, mask, …)`
+/// ReMax on packed tokens `[N]`, `remax(exec, packed{offsets}, token_rewards, baselines, mask, …)`
 /// with `baselines` `[B]`. Errors: shape_error.101, shape_error.104, domain_error.204.
 template <exec::execution_policy Exec, class Offsets, vector_like Rw, vector_like Bl, vector_like M,
           class T = alignkit::detail::compute_t<Rw>>

@@ -166,7 +166,7 @@ result compute(const Exec& policy, const Rw& rewards, const V& values, const M& 
                                    out.advantages, out.returns, opts, reducer, "gae::compute");
 }
 
-/// GAE on packed tokens, `gae::compute(exec, packed(offsets), rewards, values, mask, …)`:
+/// GAE on packed tokens, `gae::compute(exec, packed{offsets}, rewards, values, mask, …)`:
 /// `rewards`, `values`, `mask` and the outputs are `[N]`, sequence b owns tokens
 /// [offsets[b], offsets[b+1]). Gives exactly (bitwise) the padded result on the valid tokens of
 /// the same sequences.
