@@ -3,6 +3,8 @@
 // fleiss_kappa), each beside a raw scalar loop and the STREAM triad at the same working-set size.
 #include <array>
 
+#include <alignkit/evaluation/calibration.hpp>
+
 #include "bench_support.hpp"
 
 namespace bench {
@@ -86,13 +88,26 @@ struct fleiss_data {
 };
 
 const bool registered = [] {
-  add_workload<ece_binary_data>("ece_binary", none{}, []<class T>(ece_binary_data<T>& d) {
+  // alignkit's binary form takes P(y = 1) and y: with p = confidence and y = correctness the
+  // top-label bins are those of the peer (plus the positive-class bins and Brier, same pass).
+  add_workload<ece_binary_data>(
+      "ece_binary",
+      []<class T>(const auto& policy, ece_binary_data<T>& d) {
+        benchmark::DoNotOptimize(alignkit::calibration::evaluate(policy, d.conf, d.correct).ece);
+      },
+      []<class T>(ece_binary_data<T>& d) {
     binned<T> b;
     for (index_t i = 0; i < samples; ++i) b.add(d.conf[i], d.correct[i]);
     benchmark::DoNotOptimize(b.ece(samples));
   });
 
-  add_workload<ece_multiclass_data>("ece_multiclass", none{}, []<class T>(ece_multiclass_data<T>& d) {
+  add_workload<ece_multiclass_data>(
+      "ece_multiclass",
+      []<class T>(const auto& policy, ece_multiclass_data<T>& d) {
+        const alignkit::matrix_view<const T> p(d.probs.data(), {rows, classes});
+        benchmark::DoNotOptimize(alignkit::calibration::evaluate(policy, p, d.labels).ece);
+      },
+      []<class T>(ece_multiclass_data<T>& d) {
     binned<T> b;
     for (index_t r = 0; r < rows; ++r) {
       const T* x = d.probs.data() + r * classes;

@@ -2,6 +2,9 @@
 // ../shared/peers/README.md (ppo_clip, kl_k3, gae, grpo_adv), each beside a raw scalar loop of
 // the same formula and the STREAM triad at the same working-set size. Masks are 1 byte per token
 // (as torch.bool), right-padded, row lengths U[T/2, T].
+#include <alignkit/policy_gradient/advantages.hpp>
+#include <alignkit/policy_gradient/gae.hpp>
+
 #include "bench_support.hpp"
 
 namespace bench {
@@ -17,6 +20,15 @@ double mask_sum(const std::vector<std::uint8_t>& m) {
 }
 
 // ppo_clip: ratio = exp(logp − old), dual-clip PPO (ε = 0.2, c = 3), masked token mean; grad wrt logp.
+template <class T>
+alignkit::matrix_view<T> matrix(std::vector<T>& x, index_t r, index_t c) {
+  return {x.data(), {r, c}};
+}
+template <class T>
+alignkit::matrix_view<const T> matrix(const std::vector<T>& x, index_t r, index_t c) {
+  return {x.data(), {r, c}};
+}
+
 template <class T>
 struct ppo_data {
   std::vector<T> logp = uniform<T>(tokens, -2, 2, 21), old = jitter(logp, 0.1, 22), adv = normal<T>(tokens, 0, 1, 23);
@@ -63,7 +75,9 @@ struct grpo_data {
 };
 
 const bool registered = [] {
-  add_workload<ppo_data>("ppo_clip", none{}, []<class T>(ppo_data<T>& d) {
+  add_workload<ppo_data>(
+      "ppo_clip", none{},
+      []<class T>(ppo_data<T>& d) {
     const double msum = mask_sum(d.mask);
     const T inv = T(1 / msum), lo = T(1 - clip_eps), hi = T(1 + clip_eps), c = T(clip_c);
     double loss = 0;
@@ -92,7 +106,16 @@ const bool registered = [] {
     benchmark::DoNotOptimize(loss / msum);
   });
 
-  add_workload<gae_data>("gae", none{}, []<class T>(gae_data<T>& d) {
+  add_workload<gae_data>(
+      "gae",
+      []<class T>(const auto& policy, gae_data<T>& d) {
+        const alignkit::gae::outputs<T> out{matrix(d.adv, gae_rows, gae_cols), matrix(d.ret, gae_rows, gae_cols)};
+        const alignkit::gae::options opts{.gamma = gamma, .lam = lam, .masked = alignkit::gae::masking::zero};
+        benchmark::DoNotOptimize(alignkit::gae::compute(policy, matrix(d.rewards, gae_rows, gae_cols),
+                                                        matrix(d.values, gae_rows, gae_cols),
+                                                        matrix(d.mask, gae_rows, gae_cols), opts, out));
+      },
+      []<class T>(gae_data<T>& d) {
     const T g = T(gamma), gl = T(gamma * lam);
     for (index_t b = 0; b < gae_rows; ++b) {
       const index_t o = b * gae_cols;
@@ -107,7 +130,14 @@ const bool registered = [] {
     }
   });
 
-  add_workload<grpo_data>("grpo_adv", none{}, []<class T>(grpo_data<T>& d) {
+  add_workload<grpo_data>(
+      "grpo_adv",
+      []<class T>(const auto& policy, grpo_data<T>& d) {
+        namespace adv = alignkit::advantages;
+        benchmark::DoNotOptimize(
+            adv::group_relative(policy, d.x, adv::group_size{group}, {.epsilon = grpo_eps}, d.adv));
+      },
+      []<class T>(grpo_data<T>& d) {
     for (index_t o = 0; o < scores; o += group) {
       T mean = 0, var = 0;
       for (index_t k = 0; k < group; ++k) mean += d.x[o + k];

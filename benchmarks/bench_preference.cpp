@@ -2,6 +2,7 @@
 // ../shared/peers/README.md (bt_loss, dpo_sigmoid, kto), each beside a raw scalar loop of the
 // same formula and the STREAM triad at the same working-set size.
 #include <alignkit/preference/bradley_terry.hpp>
+#include <alignkit/preference/dpo.hpp>
 
 #include "bench_support.hpp"
 
@@ -61,7 +62,15 @@ const bool registered = [] {
         benchmark::DoNotOptimize(loss);
       });
 
-  add_workload<dpo_data>("dpo_sigmoid", none{}, []<class T>(dpo_data<T>& d) {
+  add_workload<dpo_data>(
+      "dpo_sigmoid",
+      []<class T>(const auto& policy, dpo_data<T>& d) {
+        alignkit::dpo::outputs<T> out;
+        out.grad_policy_chosen = alignkit::view_of(d.gc);
+        out.grad_policy_rejected = alignkit::view_of(d.gr);
+        benchmark::DoNotOptimize(alignkit::dpo::loss(policy, d.pc, d.pr, d.rc, d.rr, {.beta = beta}, out));
+      },
+      []<class T>(dpo_data<T>& d) {
     const T b = T(beta), g = T(beta / pairs);
     double loss = 0;
     for (index_t i = 0; i < pairs; ++i) {

@@ -2,6 +2,11 @@
 // linear head (linear_head_logprob, compute-bound: reported in FLOP/s too) at the sizes of
 // ../shared/peers/README.md, beside a raw scalar loop (token_logprob only: a scalar GEMM of
 // 1.6 TFLOP would run for minutes) and the STREAM triad at the same working-set size.
+#include <Eigen/Core>
+
+#include <alignkit/token/linear_head.hpp>
+#include <alignkit/token/logprob.hpp>
+
 #include "bench_support.hpp"
 
 namespace bench {
@@ -47,8 +52,24 @@ struct linear_head_data {
   }
 };
 
+// ∂L/∂logp_i = ∂L/∂H_i = 1 for every row (loss = Σ logp + Σ H): a stride-0 view of one value.
+template <class T>
+alignkit::vector_view<const T> ones(index_t n) {
+  static constexpr T one = 1;
+  return {&one, {n}, {0}};
+}
+
 const bool registered = [] {
-  add_workload<logprob_data>("token_logprob", none{}, []<class T>(logprob_data<T>& d) {
+  add_workload<logprob_data>(
+      "token_logprob",
+      []<class T>(const auto& policy, logprob_data<T>& d) {
+        namespace tk = alignkit::token;
+        const tk::outputs<T> out{alignkit::view_of(d.logp), alignkit::view_of(d.entropy),
+                                 alignkit::matrix_view<T>(d.grad.data(), {tokens, vocab})};
+        benchmark::DoNotOptimize(tk::logprob(policy, alignkit::matrix_view<const T>(d.z.data(), {tokens, vocab}), d.y,
+                                             {}, out, tk::upstream<T>{ones<T>(tokens), ones<T>(tokens)}));
+      },
+      []<class T>(logprob_data<T>& d) {
     double loss = 0;
     for (index_t r = 0; r < tokens; ++r) {
       const T* z = d.z.data() + r * vocab;
@@ -73,7 +94,26 @@ const bool registered = [] {
     }
     benchmark::DoNotOptimize(loss);
   });
-  add_workload<linear_head_data>("linear_head_logprob", none{}, none{});
+  // Compute-bound (three GEMMs): float only, one call per measurement. Eigen's GEMM runs on
+  // OpenMP threads here (the binary is built with -fopenmp), set to the benchmark's thread count.
+  const auto w = linear_head_data<float>::counted();
+  for (int threads : {1, 2})
+    add("linear_head_logprob", "alignkit", "float", threads, w, [threads] {
+      auto d = std::make_shared<linear_head_data<float>>();
+      return [d, threads] {
+        namespace lh = alignkit::token::linear_head;
+        Eigen::setNbThreads(threads);
+        const lh::outputs<float> out{alignkit::view_of(d->logp), {},
+                                     alignkit::matrix_view<float>(d->grad_h.data(), {tokens, hidden_size}),
+                                     alignkit::matrix_view<float>(d->grad_w.data(), {hidden_size, vocab})};
+        with_policy(threads, [&](const auto& policy) {
+          benchmark::DoNotOptimize(lh::logprob(
+              policy, alignkit::matrix_view<const float>(d->h.data(), {tokens, hidden_size}),
+              alignkit::matrix_view<const float>(d->w.data(), {hidden_size, vocab}), d->y,
+              {.weight_layout = lh::layout::hidden_by_vocab}, out, alignkit::token::upstream<float>{ones<float>(tokens), {}}));
+        });
+      };
+    })->Iterations(1)->Repetitions(1);
   return true;
 }();
 

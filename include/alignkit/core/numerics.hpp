@@ -18,6 +18,16 @@
 
 #include "config.hpp"
 
+// The functions below are forced inline into kernel loops: called out of line once per batch,
+// they made every live vector register (all caller-saved) spill and reload around the call.
+#ifndef ALIGNKIT_INLINE
+#if defined(__GNUC__) || defined(__clang__)
+#define ALIGNKIT_INLINE [[gnu::always_inline]] inline
+#else
+#define ALIGNKIT_INLINE inline
+#endif
+#endif
+
 ALIGNKIT_BEGIN_NAMESPACE
 
 namespace detail {
@@ -26,37 +36,37 @@ template <class V>
 inline constexpr bool is_scalar_v = std::is_arithmetic_v<V>;
 
 template <class V>
-V exp_(const V& x) {
+ALIGNKIT_INLINE V exp_(const V& x) {
   if constexpr (is_scalar_v<V>) return std::exp(x); else return xsimd::exp(x);
 }
 template <class V>
-V log1p_(const V& x) {
+ALIGNKIT_INLINE V log1p_(const V& x) {
   if constexpr (is_scalar_v<V>) return std::log1p(x); else return xsimd::log1p(x);
 }
 template <class V>
-V log_(const V& x) {
+ALIGNKIT_INLINE V log_(const V& x) {
   if constexpr (is_scalar_v<V>) return std::log(x); else return xsimd::log(x);
 }
 template <class V>
-V abs_(const V& x) {
+ALIGNKIT_INLINE V abs_(const V& x) {
   if constexpr (is_scalar_v<V>) return std::abs(x); else return xsimd::abs(x);
 }
 template <class V>
-V max_(const V& a, const V& b) {
+ALIGNKIT_INLINE V max_(const V& a, const V& b) {
   if constexpr (is_scalar_v<V>) return a < b ? b : a; else return xsimd::max(a, b);
 }
 template <class V>
-V min_(const V& a, const V& b) {
+ALIGNKIT_INLINE V min_(const V& a, const V& b) {
   if constexpr (is_scalar_v<V>) return b < a ? b : a; else return xsimd::min(a, b);
 }
 /// cond ? a : b, elementwise for batches.
 template <class C, class V>
-V select_(const C& cond, const V& a, const V& b) {
+ALIGNKIT_INLINE V select_(const C& cond, const V& a, const V& b) {
   if constexpr (is_scalar_v<V>) return cond ? a : b; else return xsimd::select(cond, a, b);
 }
 /// 1.0 where cond holds, else 0.0.
 template <class V, class C>
-V indicator_(const C& cond) {
+ALIGNKIT_INLINE V indicator_(const C& cond) {
   return select_(cond, V(1), V(0));
 }
 
@@ -64,21 +74,21 @@ V indicator_(const C& cond) {
 
 /// softplus(x) = log(1 + e^x), stable for any finite x.
 template <class V>
-V softplus(const V& x) {
+ALIGNKIT_INLINE V softplus(const V& x) {
   using namespace detail;
   return max_(x, V(0)) + log1p_(exp_(-abs_(x)));
 }
 
 /// log σ(x), stable for any finite x (never log(sigmoid(x))).
 template <class V>
-V log_sigmoid(const V& x) {
+ALIGNKIT_INLINE V log_sigmoid(const V& x) {
   using namespace detail;
   return min_(x, V(0)) - log1p_(exp_(-abs_(x)));
 }
 
 /// σ(x) = 1/(1 + e^-x), stable for any finite x.
 template <class V>
-V sigmoid(const V& x) {
+ALIGNKIT_INLINE V sigmoid(const V& x) {
   using namespace detail;
   const V e = exp_(-abs_(x));
   const V r = V(1) / (V(1) + e);
@@ -92,7 +102,7 @@ struct softplus_sigmoid_t {
   V sigmoid;
 };
 template <class V>
-softplus_sigmoid_t<V> softplus_and_sigmoid(const V& x) {
+ALIGNKIT_INLINE softplus_sigmoid_t<V> softplus_and_sigmoid(const V& x) {
   using namespace detail;
   const V e = exp_(-abs_(x));
   const V r = V(1) / (V(1) + e);

@@ -317,7 +317,7 @@ template <exec::execution_policy Exec, matrix_like Rw, matrix_like M, class Grou
 result group_relative(const Exec& policy, const Rw& token_rewards, const M& mask, const Groups& groups,
                       const options& opts, Out&& out, Red&& reducer = {}) {
   const auto rv = view_of(token_rewards);
-  return alignkit::detail::group_relative_run(policy, alignkit::detail::make_padded_rows(rv), rv, view_of(mask),
+  return alignkit::detail::group_relative_run(policy, alignkit::detail::make_padded_layout(rv), rv, view_of(mask),
                                               view_of(out), groups, opts, reducer, "advantages::group_relative");
 }
 
@@ -332,7 +332,7 @@ result group_relative(const Exec& policy, const packed<Offsets>& layout, const R
                       const Groups& groups, const options& opts, Out&& out, Red&& reducer = {}) {
   constexpr const char* fn = "advantages::group_relative";
   const auto rv = view_of(token_rewards);
-  return alignkit::detail::group_relative_run(policy, alignkit::detail::make_packed_rows(fn, layout, rv), rv,
+  return alignkit::detail::group_relative_run(policy, alignkit::detail::make_packed_layout(fn, layout, rv), rv,
                                               view_of(mask), view_of(out), groups, opts, reducer, fn);
 }
 
@@ -389,7 +389,7 @@ template <exec::execution_policy Exec, matrix_like Rw, matrix_like M, class T = 
 whitening::moments reinforce_pp(const Exec& policy, const Rw& token_rewards, const M& mask, double gamma,
                                 const outputs<T, 2>& out, Red&& reducer = {}) {
   const auto rv = view_of(token_rewards);
-  return alignkit::detail::reinforce_pp_run(policy, alignkit::detail::make_padded_rows(rv), rv, view_of(mask),
+  return alignkit::detail::reinforce_pp_run(policy, alignkit::detail::make_padded_layout(rv), rv, view_of(mask),
                                             out.advantages, out.returns, gamma, reducer, "advantages::reinforce_pp");
 }
 
@@ -402,7 +402,7 @@ whitening::moments reinforce_pp(const Exec& policy, const packed<Offsets>& layou
                                 const M& mask, double gamma, const outputs<T, 1>& out, Red&& reducer = {}) {
   constexpr const char* fn = "advantages::reinforce_pp";
   const auto rv = view_of(token_rewards);
-  return alignkit::detail::reinforce_pp_run(policy, alignkit::detail::make_packed_rows(fn, layout, rv), rv,
+  return alignkit::detail::reinforce_pp_run(policy, alignkit::detail::make_packed_layout(fn, layout, rv), rv,
                                             view_of(mask), out.advantages, out.returns, gamma, reducer, fn);
 }
 
@@ -412,7 +412,7 @@ template <exec::execution_policy Exec, matrix_like Rw, vector_like Bl, matrix_li
           class T = alignkit::detail::compute_t<Rw>>
 void remax(const Exec& policy, const Rw& token_rewards, const Bl& baselines, const M& mask, const outputs<T, 2>& out) {
   const auto rv = view_of(token_rewards);
-  alignkit::detail::remax_run(policy, alignkit::detail::make_padded_rows(rv), rv, view_of(baselines), view_of(mask),
+  alignkit::detail::remax_run(policy, alignkit::detail::make_padded_layout(rv), rv, view_of(baselines), view_of(mask),
                               out.advantages, out.returns, "advantages::remax");
 }
 
@@ -424,7 +424,7 @@ void remax(const Exec& policy, const packed<Offsets>& layout, const Rw& token_re
            const M& mask, const outputs<T, 1>& out) {
   constexpr const char* fn = "advantages::remax";
   const auto rv = view_of(token_rewards);
-  alignkit::detail::remax_run(policy, alignkit::detail::make_packed_rows(fn, layout, rv), rv, view_of(baselines),
+  alignkit::detail::remax_run(policy, alignkit::detail::make_packed_layout(fn, layout, rv), rv, view_of(baselines),
                               view_of(mask), out.advantages, out.returns, fn);
 }
 

@@ -162,7 +162,7 @@ template <exec::execution_policy Exec, matrix_like Rw, matrix_like V, matrix_lik
 result compute(const Exec& policy, const Rw& rewards, const V& values, const M& mask, const options& opts = {},
                const outputs<T, 2>& out = {}, Red&& reducer = {}) {
   const auto rv = view_of(rewards);
-  return alignkit::detail::gae_run(policy, alignkit::detail::make_padded_rows(rv), rv, view_of(values), view_of(mask),
+  return alignkit::detail::gae_run(policy, alignkit::detail::make_padded_layout(rv), rv, view_of(values), view_of(mask),
                                    out.advantages, out.returns, opts, reducer, "gae::compute");
 }
 
@@ -178,7 +178,7 @@ result compute(const Exec& policy, const packed<Offsets>& layout, const Rw& rewa
                const options& opts = {}, const outputs<T, 1>& out = {}, Red&& reducer = {}) {
   constexpr const char* fn = "gae::compute";
   const auto rv = view_of(rewards);
-  return alignkit::detail::gae_run(policy, alignkit::detail::make_packed_rows(fn, layout, rv), rv, view_of(values),
+  return alignkit::detail::gae_run(policy, alignkit::detail::make_packed_layout(fn, layout, rv), rv, view_of(values),
                                    view_of(mask), out.advantages, out.returns, opts, reducer, fn);
 }
 

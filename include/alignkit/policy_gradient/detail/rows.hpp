@@ -3,7 +3,7 @@
 ///
 /// Row-wise kernels (reverse scans, per-sequence broadcasts, whitening) are written once against
 /// a row set `rs`: `rs.count()` rows, `rs(b)` the rank-1 view of row b. `bound_rows` binds one
-/// argument to a layout (`padded_rows`: row b of a `[B, T]` view; `packed_rows`: tokens
+/// argument to a layout (`padded_layout`: row b of a `[B, T]` view; `packed_layout`: tokens
 /// [offsets[b], offsets[b+1]) of an `[N]` view); `split_rows` cuts a plain vector into pieces.
 /// `for_rows` runs one row per work item and sums what each row returns in row order, so the
 /// padded and packed layouts, and any thread count, give bitwise identical sums.
