@@ -188,17 +188,16 @@ advantages::result group_relative_scores(std::vector<double>& s, const Length& l
 }
 
 /// Group-relative advantages of token rewards in either layout, written as a_i·m into `out`.
-template <class Exec, class Layout, class RV, class MV, class OV, class Groups, class Reducer>
-advantages::result group_relative_run(const Exec& policy, const Layout& layout, const RV& rv, const MV& mv,
+template <class Exec, class Rows, class RV, class MV, class OV, class Groups, class Reducer>
+advantages::result group_relative_run(const Exec& policy, const Rows& rows, const RV& rv, const MV& mv,
                                       const OV& ov, const Groups& groups, const advantages::options& opts,
                                       Reducer& reducer, std::string_view fn) {
-  check_same_shape(fn, "mask", mv, "token_rewards", rv);
-  check_same_shape(fn, "out", ov, "token_rewards", rv);
-  layout.check(fn, rv);
-  const auto rr = layout(rv);
-  const auto mr = layout(mv);
-  const auto orows = layout(ov);
-  const index_t b = layout.count(rv);
+  rows.check(fn, "mask", mv);
+  rows.check(fn, "out", ov);
+  const auto rr = bind_rows(rows, rv);
+  const auto mr = bind_rows(rows, mv);
+  const auto orows = bind_rows(rows, ov);
+  const index_t b = rows.rows();
   std::vector<double> s(static_cast<std::size_t>(b)), len(static_cast<std::size_t>(b));
   for_rows<0>(policy, b, [&](index_t i) {
     const auto r = rr(i);
@@ -228,26 +227,25 @@ advantages::result group_relative_run(const Exec& policy, const Layout& layout, 
 }
 
 /// REINFORCE++ in either layout.
-template <class Exec, class Layout, class RV, class MV, class OV, class Reducer>
-whitening::moments reinforce_pp_run(const Exec& policy, const Layout& layout, const RV& rv, const MV& mv,
+template <class Exec, class Rows, class RV, class MV, class OV, class Reducer>
+whitening::moments reinforce_pp_run(const Exec& policy, const Rows& rows, const RV& rv, const MV& mv,
                                     const OV& adv, const OV& ret, double gamma, Reducer& reducer,
                                     std::string_view fn) {
-  check_same_shape(fn, "mask", mv, "token_rewards", rv);
+  rows.check(fn, "mask", mv);
   const bool write_a = adv.data_handle() != nullptr, write_r = ret.data_handle() != nullptr;
-  if (write_a) check_same_shape(fn, "advantages", adv, "token_rewards", rv);
-  if (write_r) check_same_shape(fn, "returns", ret, "token_rewards", rv);
-  layout.check(fn, rv);
+  if (write_a) rows.check(fn, "advantages", adv);
+  if (write_r) rows.check(fn, "returns", ret);
   check_range(fn, "gamma", gamma, 0.0, 1.0);
-  const auto rr = layout(rv);
-  const auto mr = layout(mv);
-  const auto ar = layout(adv);
-  const auto gr = layout(ret);
+  const auto rr = bind_rows(rows, rv);
+  const auto mr = bind_rows(rows, mv);
+  const auto ar = bind_rows(rows, adv);
+  const auto gr = bind_rows(rows, ret);
   using E = typename OV::element_type;
-  const auto first = for_rows<2>(policy, layout.count(rv), [&](index_t i) {
+  const auto first = for_rows<2>(policy, rows.rows(), [&](index_t i) {
     const auto r = rr(i);
     const auto m = mr(i);
-    const auto a = row_or_null(ar, write_a, i);
-    const auto g = row_or_null(gr, write_r, i);
+    const auto a = ar(i);
+    const auto g = gr(i);
     double c = 0;
     sums<2> s;
     for (index_t t = r.extent(0); t-- > 0;) {
@@ -271,25 +269,24 @@ whitening::moments reinforce_pp_run(const Exec& policy, const Layout& layout, co
 }
 
 /// ReMax in either layout.
-template <class Exec, class Layout, class RV, class BV, class MV, class OV>
-void remax_run(const Exec& policy, const Layout& layout, const RV& rv, const BV& bv, const MV& mv, const OV& adv,
+template <class Exec, class Rows, class RV, class BV, class MV, class OV>
+void remax_run(const Exec& policy, const Rows& rows, const RV& rv, const BV& bv, const MV& mv, const OV& adv,
                const OV& ret, std::string_view fn) {
-  check_same_shape(fn, "mask", mv, "token_rewards", rv);
+  rows.check(fn, "mask", mv);
   const bool write_a = adv.data_handle() != nullptr, write_r = ret.data_handle() != nullptr;
-  if (write_a) check_same_shape(fn, "advantages", adv, "token_rewards", rv);
-  if (write_r) check_same_shape(fn, "returns", ret, "token_rewards", rv);
-  layout.check(fn, rv);
-  check_same_size(fn, "baselines", bv.extent(0), "sequences", layout.count(rv));
-  const auto rr = layout(rv);
-  const auto mr = layout(mv);
-  const auto ar = layout(adv);
-  const auto gr = layout(ret);
+  if (write_a) rows.check(fn, "advantages", adv);
+  if (write_r) rows.check(fn, "returns", ret);
+  check_same_size(fn, "baselines", bv.extent(0), "sequences", rows.rows());
+  const auto rr = bind_rows(rows, rv);
+  const auto mr = bind_rows(rows, mv);
+  const auto ar = bind_rows(rows, adv);
+  const auto gr = bind_rows(rows, ret);
   using E = typename OV::element_type;
-  for_rows<0>(policy, layout.count(rv), [&](index_t i) {
+  for_rows<0>(policy, rows.rows(), [&](index_t i) {
     const auto r = rr(i);
     const auto m = mr(i);
-    const auto a = row_or_null(ar, write_a, i);
-    const auto g = row_or_null(gr, write_r, i);
+    const auto a = ar(i);
+    const auto g = gr(i);
     const double base = static_cast<double>(bv(i));
     double c = 0;
     for (index_t t = r.extent(0); t-- > 0;) {
@@ -319,24 +316,24 @@ template <exec::execution_policy Exec, matrix_like Rw, matrix_like M, class Grou
           reducer Red = local_reducer>
 result group_relative(const Exec& policy, const Rw& token_rewards, const M& mask, const Groups& groups,
                       const options& opts, Out&& out, Red&& reducer = {}) {
-  return alignkit::detail::group_relative_run(policy, alignkit::detail::padded_split{}, view_of(token_rewards),
-                                              view_of(mask), view_of(out), groups, opts, reducer,
-                                              "advantages::group_relative");
+  const auto rv = view_of(token_rewards);
+  return alignkit::detail::group_relative_run(policy, alignkit::detail::make_padded_layout(rv), rv, view_of(mask),
+                                              view_of(out), groups, opts, reducer, "advantages::group_relative");
 }
 
-/// As above on packed tokens: `token_rewards`, `mask` and `out` are `[N]`, sequence b owns
-/// tokens [offsets[b], offsets[b+1]) and its score sums those tokens; bitwise equal to the padded
-/// result on the same tokens when the padding holds zero rewards.
-/// Errors as above, with shape_error.101 for lengths and shape_error.104 / domain_error.204 for
-/// bad offsets.
-template <exec::execution_policy Exec, vector_like Rw, vector_like M, vector_like O, class Groups, class Out,
+/// As above on packed tokens, `group_relative(exec, packed{offsets}, token_rewards, mask, …)`:
+/// `token_rewards`, `mask` and `out` are `[N]`, sequence b owns tokens [offsets[b], offsets[b+1])
+/// and its score sums those tokens; bitwise equal to the padded result on the same tokens when
+/// the padding holds zero rewards. Errors as above, with shape_error.101 for lengths and
+/// shape_error.104 / domain_error.204 for bad offsets.
+template <exec::execution_policy Exec, class Offsets, vector_like Rw, vector_like M, class Groups, class Out,
           reducer Red = local_reducer>
-result group_relative(const Exec& policy, const Rw& token_rewards, const M& mask, const O& offsets,
+result group_relative(const Exec& policy, const packed<Offsets>& layout, const Rw& token_rewards, const M& mask,
                       const Groups& groups, const options& opts, Out&& out, Red&& reducer = {}) {
-  const auto ov = view_of(offsets);
-  return alignkit::detail::group_relative_run(policy, alignkit::detail::packed_split<decltype(ov)>{ov},
-                                              view_of(token_rewards), view_of(mask), view_of(out), groups, opts,
-                                              reducer, "advantages::group_relative");
+  constexpr const char* fn = "advantages::group_relative";
+  const auto rv = view_of(token_rewards);
+  return alignkit::detail::group_relative_run(policy, alignkit::detail::make_packed_layout(fn, layout, rv), rv,
+                                              view_of(mask), view_of(out), groups, opts, reducer, fn);
 }
 
 /// Group-relative advantages from one score per sequence: `scores` and `out` are `[B]`; every
@@ -373,10 +370,10 @@ result group_relative(const Rw& token_rewards, const M& mask, const Groups& grou
                       Red&& reducer = {}) {
   return group_relative(exec::seq, token_rewards, mask, groups, opts, out, reducer);
 }
-template <vector_like Rw, vector_like M, vector_like O, class Groups, class Out, reducer Red = local_reducer>
-result group_relative(const Rw& token_rewards, const M& mask, const O& offsets, const Groups& groups,
+template <class Offsets, vector_like Rw, vector_like M, class Groups, class Out, reducer Red = local_reducer>
+result group_relative(const packed<Offsets>& layout, const Rw& token_rewards, const M& mask, const Groups& groups,
                       const options& opts, Out&& out, Red&& reducer = {}) {
-  return group_relative(exec::seq, token_rewards, mask, offsets, groups, opts, out, reducer);
+  return group_relative(exec::seq, layout, token_rewards, mask, groups, opts, out, reducer);
 }
 template <vector_like S, class Groups, class Out, reducer Red = local_reducer>
 result group_relative(const S& scores, const Groups& groups, const options& opts, Out&& out, Red&& reducer = {}) {
@@ -391,21 +388,22 @@ template <exec::execution_policy Exec, matrix_like Rw, matrix_like M, class T = 
           reducer Red = local_reducer>
 whitening::moments reinforce_pp(const Exec& policy, const Rw& token_rewards, const M& mask, double gamma,
                                 const outputs<T, 2>& out, Red&& reducer = {}) {
-  return alignkit::detail::reinforce_pp_run(policy, alignkit::detail::padded_split{}, view_of(token_rewards),
-                                            view_of(mask), out.advantages, out.returns, gamma, reducer,
-                                            "advantages::reinforce_pp");
+  const auto rv = view_of(token_rewards);
+  return alignkit::detail::reinforce_pp_run(policy, alignkit::detail::make_padded_layout(rv), rv, view_of(mask),
+                                            out.advantages, out.returns, gamma, reducer, "advantages::reinforce_pp");
 }
 
-/// REINFORCE++ on packed tokens `[N]` with CSR offsets; bitwise equal to the padded result.
-/// Errors: shape_error.101, shape_error.104, domain_error.204, domain_error.202, domain_error.220.
-template <exec::execution_policy Exec, vector_like Rw, vector_like M, vector_like O,
+/// REINFORCE++ on packed tokens `[N]`, `reinforce_pp(exec, packed{offsets}, …)`; bitwise equal to
+/// the padded result. Errors: shape_error.101, shape_error.104, domain_error.204,
+/// domain_error.202, domain_error.220.
+template <exec::execution_policy Exec, class Offsets, vector_like Rw, vector_like M,
           class T = alignkit::detail::compute_t<Rw>, reducer Red = local_reducer>
-whitening::moments reinforce_pp(const Exec& policy, const Rw& token_rewards, const M& mask, const O& offsets,
-                                double gamma, const outputs<T, 1>& out, Red&& reducer = {}) {
-  const auto ov = view_of(offsets);
-  return alignkit::detail::reinforce_pp_run(policy, alignkit::detail::packed_split<decltype(ov)>{ov},
-                                            view_of(token_rewards), view_of(mask), out.advantages, out.returns, gamma,
-                                            reducer, "advantages::reinforce_pp");
+whitening::moments reinforce_pp(const Exec& policy, const packed<Offsets>& layout, const Rw& token_rewards,
+                                const M& mask, double gamma, const outputs<T, 1>& out, Red&& reducer = {}) {
+  constexpr const char* fn = "advantages::reinforce_pp";
+  const auto rv = view_of(token_rewards);
+  return alignkit::detail::reinforce_pp_run(policy, alignkit::detail::make_packed_layout(fn, layout, rv), rv,
+                                            view_of(mask), out.advantages, out.returns, gamma, reducer, fn);
 }
 
 /// ReMax on a padded batch: `token_rewards`, `mask` `[B, T]`, `baselines` `[B]` (the greedy
@@ -413,19 +411,21 @@ whitening::moments reinforce_pp(const Exec& policy, const Rw& token_rewards, con
 template <exec::execution_policy Exec, matrix_like Rw, vector_like Bl, matrix_like M,
           class T = alignkit::detail::compute_t<Rw>>
 void remax(const Exec& policy, const Rw& token_rewards, const Bl& baselines, const M& mask, const outputs<T, 2>& out) {
-  alignkit::detail::remax_run(policy, alignkit::detail::padded_split{}, view_of(token_rewards), view_of(baselines),
-                              view_of(mask), out.advantages, out.returns, "advantages::remax");
+  const auto rv = view_of(token_rewards);
+  alignkit::detail::remax_run(policy, alignkit::detail::make_padded_layout(rv), rv, view_of(baselines), view_of(mask),
+                              out.advantages, out.returns, "advantages::remax");
 }
 
-/// ReMax on packed tokens `[N]` with CSR offsets `[B + 1]` and `baselines` `[B]`.
-/// Errors: shape_error.101, shape_error.104, domain_error.204.
-template <exec::execution_policy Exec, vector_like Rw, vector_like Bl, vector_like M, vector_like O,
+/// ReMax on packed tokens `[N]`, `remax(exec, packed{offsets}, token_rewards, baselines, mask, …)`
+/// with `baselines` `[B]`. Errors: shape_error.101, shape_error.104, domain_error.204.
+template <exec::execution_policy Exec, class Offsets, vector_like Rw, vector_like Bl, vector_like M,
           class T = alignkit::detail::compute_t<Rw>>
-void remax(const Exec& policy, const Rw& token_rewards, const Bl& baselines, const M& mask, const O& offsets,
-           const outputs<T, 1>& out) {
-  const auto ov = view_of(offsets);
-  alignkit::detail::remax_run(policy, alignkit::detail::packed_split<decltype(ov)>{ov}, view_of(token_rewards),
-                              view_of(baselines), view_of(mask), out.advantages, out.returns, "advantages::remax");
+void remax(const Exec& policy, const packed<Offsets>& layout, const Rw& token_rewards, const Bl& baselines,
+           const M& mask, const outputs<T, 1>& out) {
+  constexpr const char* fn = "advantages::remax";
+  const auto rv = view_of(token_rewards);
+  alignkit::detail::remax_run(policy, alignkit::detail::make_packed_layout(fn, layout, rv), rv, view_of(baselines),
+                              view_of(mask), out.advantages, out.returns, fn);
 }
 
 /// Sequential overloads.
@@ -435,19 +435,20 @@ whitening::moments reinforce_pp(const Rw& token_rewards, const M& mask, double g
                                 Red&& reducer = {}) {
   return reinforce_pp(exec::seq, token_rewards, mask, gamma, out, reducer);
 }
-template <vector_like Rw, vector_like M, vector_like O, class T = alignkit::detail::compute_t<Rw>,
+template <class Offsets, vector_like Rw, vector_like M, class T = alignkit::detail::compute_t<Rw>,
           reducer Red = local_reducer>
-whitening::moments reinforce_pp(const Rw& token_rewards, const M& mask, const O& offsets, double gamma,
+whitening::moments reinforce_pp(const packed<Offsets>& layout, const Rw& token_rewards, const M& mask, double gamma,
                                 const outputs<T, 1>& out, Red&& reducer = {}) {
-  return reinforce_pp(exec::seq, token_rewards, mask, offsets, gamma, out, reducer);
+  return reinforce_pp(exec::seq, layout, token_rewards, mask, gamma, out, reducer);
 }
 template <alignkit::detail::data_argument Rw, vector_like Bl, matrix_like M, class T = alignkit::detail::compute_t<Rw>>
 void remax(const Rw& token_rewards, const Bl& baselines, const M& mask, const outputs<T, 2>& out) {
   remax(exec::seq, token_rewards, baselines, mask, out);
 }
-template <vector_like Rw, vector_like Bl, vector_like M, vector_like O, class T = alignkit::detail::compute_t<Rw>>
-void remax(const Rw& token_rewards, const Bl& baselines, const M& mask, const O& offsets, const outputs<T, 1>& out) {
-  remax(exec::seq, token_rewards, baselines, mask, offsets, out);
+template <class Offsets, vector_like Rw, vector_like Bl, vector_like M, class T = alignkit::detail::compute_t<Rw>>
+void remax(const packed<Offsets>& layout, const Rw& token_rewards, const Bl& baselines, const M& mask,
+           const outputs<T, 1>& out) {
+  remax(exec::seq, layout, token_rewards, baselines, mask, out);
 }
 
 }  // namespace advantages

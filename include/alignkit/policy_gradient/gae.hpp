@@ -116,27 +116,26 @@ sums<2> gae_row_zero(const R& r, const V& v, const M& m, const A& adv, const G& 
 
 /// Checks the arguments, runs the scan over all rows of the layout, then the optional whitening
 /// of the advantages.
-template <class Exec, class Layout, class RV, class VV, class MV, class OV, class Reducer>
-gae::result gae_run(const Exec& policy, const Layout& layout, const RV& rv, const VV& vv, const MV& mv,
+template <class Exec, class Rows, class RV, class VV, class MV, class OV, class Reducer>
+gae::result gae_run(const Exec& policy, const Rows& rows, const RV& rv, const VV& vv, const MV& mv,
                     const OV& adv, const OV& ret, const gae::options& opts, Reducer& reducer, std::string_view fn) {
-  check_same_shape(fn, "values", vv, "rewards", rv);
-  check_same_shape(fn, "mask", mv, "rewards", rv);
+  rows.check(fn, "values", vv);
+  rows.check(fn, "mask", mv);
   const bool write_a = adv.data_handle() != nullptr, write_r = ret.data_handle() != nullptr;
-  if (write_a) check_same_shape(fn, "advantages", adv, "rewards", rv);
-  if (write_r) check_same_shape(fn, "returns", ret, "rewards", rv);
-  layout.check(fn, rv);
+  if (write_a) rows.check(fn, "advantages", adv);
+  if (write_r) rows.check(fn, "returns", ret);
   check_range(fn, "gamma", opts.gamma, 0.0, 1.0);
   check_range(fn, "lam", opts.lam, 0.0, 1.0);
   const double gl = opts.gamma * opts.lam;
   const bool skip = opts.masked == gae::masking::skip;
-  const auto rr = layout(rv);
-  const auto vr = layout(vv);
-  const auto mr = layout(mv);
-  const auto ar = layout(adv);
-  const auto gr = layout(ret);
-  const auto first = for_rows<2>(policy, layout.count(rv), [&](index_t b) {
-    const auto a = row_or_null(ar, write_a, b);
-    const auto g = row_or_null(gr, write_r, b);
+  const auto rr = bind_rows(rows, rv);
+  const auto vr = bind_rows(rows, vv);
+  const auto mr = bind_rows(rows, mv);
+  const auto ar = bind_rows(rows, adv);
+  const auto gr = bind_rows(rows, ret);
+  const auto first = for_rows<2>(policy, rows.rows(), [&](index_t b) {
+    const auto a = ar(b);
+    const auto g = gr(b);
     return skip ? gae_row_skip(rr(b), vr(b), mr(b), a, g, opts.gamma, gl)
                 : gae_row_zero(rr(b), vr(b), mr(b), a, g, opts.gamma, gl);
   });
@@ -162,23 +161,25 @@ template <exec::execution_policy Exec, matrix_like Rw, matrix_like V, matrix_lik
           class T = alignkit::detail::compute_t<Rw>, reducer Red = local_reducer>
 result compute(const Exec& policy, const Rw& rewards, const V& values, const M& mask, const options& opts = {},
                const outputs<T, 2>& out = {}, Red&& reducer = {}) {
-  return alignkit::detail::gae_run(policy, alignkit::detail::padded_split{}, view_of(rewards), view_of(values),
-                                   view_of(mask), out.advantages, out.returns, opts, reducer, "gae::compute");
+  const auto rv = view_of(rewards);
+  return alignkit::detail::gae_run(policy, alignkit::detail::make_padded_layout(rv), rv, view_of(values), view_of(mask),
+                                   out.advantages, out.returns, opts, reducer, "gae::compute");
 }
 
-/// GAE on packed tokens: `rewards`, `values`, `mask` are `[N]`, sequence b owns tokens
-/// [offsets[b], offsets[b+1]); outputs are `[N]`. Gives exactly (bitwise) the padded result on
-/// the valid tokens of the same sequences.
-/// Errors: shape_error.101 (an input or output with a length unlike `rewards`), shape_error.104
-/// and domain_error.204 (bad offsets), domain_error.202, domain_error.220 as above.
-template <exec::execution_policy Exec, vector_like Rw, vector_like V, vector_like M, vector_like O,
+/// GAE on packed tokens, `gae::compute(exec, packed{offsets}, rewards, values, mask, …)`:
+/// `rewards`, `values`, `mask` and the outputs are `[N]`, sequence b owns tokens
+/// [offsets[b], offsets[b+1]). Gives exactly (bitwise) the padded result on the valid tokens of
+/// the same sequences.
+/// Errors: shape_error.104 and domain_error.204 (offsets that do not cut the N rewards),
+/// shape_error.101 (another argument not N long), domain_error.202, domain_error.220 as above.
+template <exec::execution_policy Exec, class Offsets, vector_like Rw, vector_like V, vector_like M,
           class T = alignkit::detail::compute_t<Rw>, reducer Red = local_reducer>
-result compute(const Exec& policy, const Rw& rewards, const V& values, const M& mask, const O& offsets,
+result compute(const Exec& policy, const packed<Offsets>& layout, const Rw& rewards, const V& values, const M& mask,
                const options& opts = {}, const outputs<T, 1>& out = {}, Red&& reducer = {}) {
-  const auto ov = view_of(offsets);
-  return alignkit::detail::gae_run(policy, alignkit::detail::packed_split<decltype(ov)>{ov}, view_of(rewards),
-                                   view_of(values), view_of(mask), out.advantages, out.returns, opts, reducer,
-                                   "gae::compute");
+  constexpr const char* fn = "gae::compute";
+  const auto rv = view_of(rewards);
+  return alignkit::detail::gae_run(policy, alignkit::detail::make_packed_layout(fn, layout, rv), rv, view_of(values),
+                                   view_of(mask), out.advantages, out.returns, opts, reducer, fn);
 }
 
 /// Sequential overloads.
@@ -188,11 +189,11 @@ result compute(const Rw& rewards, const V& values, const M& mask, const options&
                const outputs<T, 2>& out = {}, Red&& reducer = {}) {
   return compute(exec::seq, rewards, values, mask, opts, out, reducer);
 }
-template <alignkit::detail::data_argument Rw, vector_like V, vector_like M, vector_like O,
-          class T = alignkit::detail::compute_t<Rw>, reducer Red = local_reducer>
-result compute(const Rw& rewards, const V& values, const M& mask, const O& offsets, const options& opts = {},
-               const outputs<T, 1>& out = {}, Red&& reducer = {}) {
-  return compute(exec::seq, rewards, values, mask, offsets, opts, out, reducer);
+template <class Offsets, vector_like Rw, vector_like V, vector_like M, class T = alignkit::detail::compute_t<Rw>,
+          reducer Red = local_reducer>
+result compute(const packed<Offsets>& layout, const Rw& rewards, const V& values, const M& mask,
+               const options& opts = {}, const outputs<T, 1>& out = {}, Red&& reducer = {}) {
+  return compute(exec::seq, layout, rewards, values, mask, opts, out, reducer);
 }
 
 /// Result plus owned `[B, T]` outputs (row-major), for callers that do not bring buffers.

@@ -155,7 +155,7 @@ moments whiten(const Exec& policy, const X& x, const M& mask, Out&& out, const o
   alignkit::detail::check_same_shape(fn, "out", ov, "x", xv);
   auto rows = [&](const auto& v) {
     if constexpr (std::remove_cvref_t<decltype(v)>::rank() == 2)
-      return alignkit::detail::padded_rows<std::remove_cvref_t<decltype(v)>>{v};
+      return alignkit::detail::bind_rows(alignkit::detail::make_padded_layout(xv), v);
     else
       return alignkit::detail::split_rows<std::remove_cvref_t<decltype(v)>>{v, policy.chunk};
   };

@@ -283,17 +283,17 @@ TEST_CASE_TEMPLATE("padded and packed layouts give bitwise identical results", T
   for (const auto& o : all_options) {
     std::vector<T> padded(r.size()), packed(pr.size());
     adv::group_relative(as_matrix(r0, 10, 7), as_matrix(b.m, 10, 7), adv::by_id(b.ids, 4), o, as_matrix(padded, 10, 7));
-    adv::group_relative(pr, pm, offsets, adv::by_id(b.ids, 4), o, packed);
+    adv::group_relative(alignkit::packed{offsets}, pr, pm, adv::by_id(b.ids, 4), o, packed);
     same(padded, packed);
   }
   std::vector<T> a(r.size()), g(r.size()), pa(pr.size()), pg(pr.size());
   adv::reinforce_pp(as_matrix(r, 10, 7), as_matrix(b.m, 10, 7), 0.9, adv::outputs<T>{as_matrix(a, 10, 7), as_matrix(g, 10, 7)});
-  adv::reinforce_pp(pr, pm, offsets, 0.9, adv::outputs<T, 1>{alignkit::view_of(pa), alignkit::view_of(pg)});
+  adv::reinforce_pp(alignkit::packed{offsets}, pr, pm, 0.9, adv::outputs<T, 1>{alignkit::view_of(pa), alignkit::view_of(pg)});
   same(a, pa);
   same(g, pg);
   const std::vector<T> base{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
   adv::remax(as_matrix(r, 10, 7), base, as_matrix(b.m, 10, 7), adv::outputs<T>{as_matrix(a, 10, 7), as_matrix(g, 10, 7)});
-  adv::remax(pr, base, pm, offsets, adv::outputs<T, 1>{alignkit::view_of(pa), alignkit::view_of(pg)});
+  adv::remax(alignkit::packed{offsets}, pr, base, pm, adv::outputs<T, 1>{alignkit::view_of(pa), alignkit::view_of(pg)});
   same(a, pa);
   same(g, pg);
 }
@@ -352,11 +352,11 @@ TEST_CASE("errors") {
   const std::vector<double> tokens(5, 1.0);
   const std::vector<int> ones(5, 1);
   std::vector<double> o5(5);
-  CHECK_THROWS_WITH_AS(adv::group_relative(tokens, ones, std::vector<int>{0, 3, 2, 5}, adv::group_size{1}, {}, o5),
+  CHECK_THROWS_WITH_AS(adv::group_relative(alignkit::packed{std::vector<int>{0, 3, 2, 5}}, tokens, ones, adv::group_size{1}, {}, o5),
                        "[alignkit.domain_error.204] advantages::group_relative: offsets[2] is 2, less than "
                        "offsets[1] = 3; offsets must be non-decreasing",
                        alignkit::domain_error);
-  CHECK_THROWS_WITH_AS(adv::reinforce_pp(tokens, ones, std::vector<int>{0, 6}, 1.0, adv::outputs<double, 1>{}),
+  CHECK_THROWS_WITH_AS(adv::reinforce_pp(alignkit::packed{std::vector<int>{0, 6}}, tokens, ones, 1.0, adv::outputs<double, 1>{}),
                        "[alignkit.domain_error.204] advantages::reinforce_pp: offsets end at 6, expected the token "
                        "count 5",
                        alignkit::domain_error);

@@ -146,7 +146,7 @@ TEST_CASE_TEMPLATE("padded and packed layouts give bitwise identical results", T
     std::vector<T> a(r.size()), ret(r.size()), pa(pr.size()), pret(pr.size());
     const auto rp = gae::compute(as_matrix(r, 12, 23), as_matrix(v, 12, 23), as_matrix(b.m, 12, 23), opts,
                                  gae::outputs<T>{as_matrix(a, 12, 23), as_matrix(ret, 12, 23)});
-    const auto rk = gae::compute(pr, pv, p.m, p.offsets, opts,
+    const auto rk = gae::compute(alignkit::packed{p.offsets}, pr, pv, p.m, opts,
                                  gae::outputs<T, 1>{alignkit::view_of(pa), alignkit::view_of(pret)});
     CHECK(rp.valid_tokens == rk.valid_tokens);
     CHECK(rp.whitening->mean == rk.whitening->mean);
@@ -172,8 +172,8 @@ TEST_CASE("exec::par is bitwise equal to exec::seq, padded and packed") {
   CHECK(sa == pa);
   CHECK(sr == pr);
   std::vector<double> ka(p.r.size()), kb(p.r.size());
-  gae::compute(alignkit::exec::seq, p.r, p.v, p.m, p.offsets, opts, gae::outputs<double, 1>{alignkit::view_of(ka), {}});
-  gae::compute(alignkit::exec::par.with(2), p.r, p.v, p.m, p.offsets, opts,
+  gae::compute(alignkit::exec::seq, alignkit::packed{p.offsets}, p.r, p.v, p.m, opts, gae::outputs<double, 1>{alignkit::view_of(ka), {}});
+  gae::compute(alignkit::exec::par.with(2), alignkit::packed{p.offsets}, p.r, p.v, p.m, opts,
                gae::outputs<double, 1>{alignkit::view_of(kb), {}});
   CHECK(ka == kb);
 }
@@ -215,12 +215,13 @@ TEST_CASE("all-masked rows, length-1 sequences and empty sequences are finite an
   // Packed with empty sequences (equal offsets) and an empty batch.
   std::vector<double> a(3);
   const std::vector<std::int64_t> offsets{0, 0, 1, 1, 3};
-  gae::compute(std::vector<double>{1, 2, 3}, std::vector<double>{0, 0, 0}, std::vector<int>{1, 1, 1}, offsets,
+  gae::compute(alignkit::packed{offsets}, std::vector<double>{1, 2, 3}, std::vector<double>{0, 0, 0},
+               std::vector<int>{1, 1, 1},
                {.gamma = 1, .lam = 1}, gae::outputs<double, 1>{alignkit::view_of(a), {}});
   CHECK(a == std::vector<double>{1, 5, 3});
   const std::vector<double> none;
   const std::vector<int> no_mask;
-  CHECK(gae::compute(none, none, no_mask, std::vector<std::int64_t>{0}).valid_tokens == 0.0);
+  CHECK(gae::compute(alignkit::packed{std::vector<std::int64_t>{0}}, none, none, no_mask).valid_tokens == 0.0);
 }
 
 TEST_CASE("errors") {
@@ -234,14 +235,15 @@ TEST_CASE("errors") {
                                     gae::outputs<double>{as_matrix(out, 3, 2), {}}),
                        "[alignkit.shape_error.103] gae::compute: advantages has extent 3 in dimension 0, expected 2",
                        alignkit::shape_error);
-  CHECK_THROWS_WITH_AS(gae::compute(x6, x5, m6, std::vector<std::int64_t>{0, 6}),
-                       "[alignkit.shape_error.101] gae::compute: values has 5 elements, rewards has 6",
+  CHECK_THROWS_WITH_AS(gae::compute(alignkit::packed{std::vector<std::int64_t>{0, 6}}, x6, x5, m6),
+                       "[alignkit.shape_error.101] gae::compute: values has 5 elements, the packed offsets' token "
+                       "count has 6",
                        alignkit::shape_error);
-  CHECK_THROWS_WITH_AS(gae::compute(x6, x6, m6, std::vector<std::int64_t>{0, 4, 2, 6}),
+  CHECK_THROWS_WITH_AS(gae::compute(alignkit::packed{std::vector<std::int64_t>{0, 4, 2, 6}}, x6, x6, m6),
                        "[alignkit.domain_error.204] gae::compute: offsets[2] is 2, less than offsets[1] = 4; "
                        "offsets must be non-decreasing",
                        alignkit::domain_error);
-  CHECK_THROWS_WITH_AS(gae::compute(x6, x6, m6, std::vector<std::int64_t>{0, 4, 7}),
+  CHECK_THROWS_WITH_AS(gae::compute(alignkit::packed{std::vector<std::int64_t>{0, 4, 7}}, x6, x6, m6),
                        "[alignkit.domain_error.204] gae::compute: offsets end at 7, expected the token count 6",
                        alignkit::domain_error);
   CHECK_THROWS_WITH_AS(gae::compute(as_matrix(x6, 2, 3), as_matrix(x6, 2, 3), as_matrix(m6, 2, 3), {.gamma = 1.5}),
