@@ -84,7 +84,7 @@ std::pair<rollout<P, Y>, ppo_rollout_metrics> ppo_rollout(Policy& policy, const 
                                         r.ref_logprobs.values, r.mask, m.kl_coef, opts.reward_kl, rewards.values);
   r.advantages = r.logprobs.zeros_like();
   r.returns = r.logprobs.zeros_like();
-  gae::compute(exec::seq, rewards.values, r.values.values, r.mask, r.logprobs.offsets, opts.advantage,
+  gae::compute(exec::seq, packed{r.logprobs.offsets}, rewards.values, r.values.values, r.mask, opts.advantage,
                gae::outputs<double, 1>{view_of(r.advantages.values), view_of(r.returns.values)});
   for (double s : r.scores) m.score += s / static_cast<double>(r.scores.size());
   m.kl = shaped.mean_kl;
