@@ -8,6 +8,7 @@
 // tokens, implied after 3). A policy is a table of softmax logits per (prompt, prefix).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <random>
@@ -68,17 +69,18 @@ struct gold_parts {
 };
 
 inline gold_parts gold(int prompt, const response& y) {
-  int correct = 0, wrong = 0, x = 0, hedges = 0;
+  int correct = 0, wrong = 0, x = 0, hedges = 0, repeats = 0;
+  for (std::size_t i = 0; i < y.size(); ++i) repeats += std::find(y.begin(), y.begin() + static_cast<long>(i), y[i]) != y.begin() + static_cast<long>(i);
   for (int t : y) {
     if (t == forbidden) ++x;
     else if (t == hedge) ++hedges;
     else if (t == correct_answer(prompt)) ++correct;
     else ++wrong;
   }
-  const double helpful = (correct > 0 ? 2.0 : 0.0) - 1.0 * wrong;
+  const double helpful = (correct > 0 ? 2.0 : 0.0) - 1.0 * wrong - 1.0 * repeats;
   const double harmless = -3.0 * x;
   const double honest = hedges > 0 ? (correct > 0 ? -0.5 : 0.5) : 0.0;
-  return {helpful, harmless, honest, -0.3 * static_cast<double>(y.size())};
+  return {helpful, harmless, honest, -0.5 * static_cast<double>(y.size())};
 }
 
 /// Tabular softmax policy: logits[prompt] is a (states × actions) matrix; Adam on the logits.
@@ -106,13 +108,27 @@ class tabular_policy {
     return e / e.sum();
   }
 
+  /// log π(a | prompt, s) for every state and action (row s).
+  Eigen::MatrixXd log_probs(int prompt) const {
+    Eigen::MatrixXd l = logits_[static_cast<std::size_t>(prompt)];
+    l(0, eos) = -INFINITY;
+    for (Eigen::Index s = 0; s < l.rows(); ++s) {
+      const double m = l.row(s).maxCoeff();
+      l.row(s).array() -= m + std::log((l.row(s).array() - m).exp().sum());
+    }
+    return l;
+  }
+
   // reference_model: log-probs of every decision of every response.
   alignkit::model::token_values token_logprobs(std::span<const int> prompts, std::span<const response> ys) const {
     alignkit::model::token_values out;
+    std::vector<Eigen::MatrixXd> table(logits_.size());
     std::vector<double> lp;
     for (std::size_t i = 0; i < ys.size(); ++i) {
+      auto& t = table[static_cast<std::size_t>(prompts[i])];
+      if (t.size() == 0) t = log_probs(prompts[i]);
       lp.clear();
-      for (const auto& [s, a] : decisions(ys[i])) lp.push_back(std::log(probs(prompts[i], s)(a)));
+      for (const auto& [s, a] : decisions(ys[i])) lp.push_back(t(s, a));
       out.push_back(lp);
     }
     return out;
@@ -139,14 +155,16 @@ class tabular_policy {
   // logprob_gradient_sink: d loss / d logit = g · (1[a = a_t] − π(a | s)).
   void accumulate_logprob_gradient(std::span<const int> prompts, std::span<const response> ys,
                                    const alignkit::model::token_values& g) {
+    std::vector<Eigen::MatrixXd> table(logits_.size());
     for (std::size_t i = 0; i < ys.size(); ++i) {
+      const auto p = static_cast<std::size_t>(prompts[i]);
+      if (table[p].size() == 0) table[p] = log_probs(prompts[i]).array().exp().matrix();
       const auto d = decisions(ys[i]);
       const auto gi = g[static_cast<alignkit::index_t>(i)];
       for (std::size_t t = 0; t < d.size(); ++t) {
         const auto [s, a] = d[t];
-        Eigen::RowVectorXd step = -gi[t] * probs(prompts[i], s).transpose();
-        step(a) += gi[t];
-        grad_[static_cast<std::size_t>(prompts[i])].row(s) += step;
+        grad_[p].row(s) -= gi[t] * table[p].row(s);
+        grad_[p](s, a) += gi[t];
       }
     }
   }
@@ -176,10 +194,11 @@ class tabular_policy {
 
   /// π(y | prompt) for every response of all_responses().
   std::vector<double> distribution(int prompt) const {
+    const Eigen::MatrixXd t = log_probs(prompt);
     std::vector<double> out;
     for (const auto& y : all_responses()) {
       double lp = 0;
-      for (const auto& [s, a] : decisions(y)) lp += std::log(probs(prompt, s)(a));
+      for (const auto& [s, a] : decisions(y)) lp += t(s, a);
       out.push_back(std::exp(lp));
     }
     return out;
@@ -212,10 +231,49 @@ std::vector<double> optimum(const tabular_policy& ref, int prompt, const Reward&
   return p;
 }
 
+/// Tabular critic: one value per (prompt, prefix state), read at every decision of a response.
+class tabular_critic {
+ public:
+  explicit tabular_critic(int prompts) : v_(prompts, states), grad_(prompts, states) {
+    v_.setZero();
+    grad_.setZero();
+  }
+  // value_model
+  alignkit::model::token_values values(std::span<const int> prompts, std::span<const response> ys) const {
+    alignkit::model::token_values out;
+    std::vector<double> v;
+    for (std::size_t i = 0; i < ys.size(); ++i) {
+      v.clear();
+      for (const auto& [s, a] : decisions(ys[i])) v.push_back(v_(prompts[i], s));
+      out.push_back(v);
+    }
+    return out;
+  }
+  // value_gradient_sink
+  void accumulate_value_gradient(std::span<const int> prompts, std::span<const response> ys,
+                                 const alignkit::model::token_values& g) {
+    for (std::size_t i = 0; i < ys.size(); ++i) {
+      const auto d = decisions(ys[i]);
+      const auto gi = g[static_cast<alignkit::index_t>(i)];
+      for (std::size_t t = 0; t < d.size(); ++t) grad_(prompts[i], d[t][0]) += gi[t];
+    }
+  }
+  void apply(double lr) {
+    v_ -= lr * grad_;
+    grad_.setZero();
+  }
+
+ private:
+  Eigen::MatrixXd v_, grad_;
+};
+
 /// Reward-model features of a response: [correct answer present, wrong answers, X count,
-/// hedge present, hedge with a correct answer, length].
+/// hedge present, hedge with a correct answer, length, repeated tokens].
+inline constexpr int n_features = 7;
 inline Eigen::VectorXd features(int prompt, const response& y) {
-  Eigen::VectorXd f = Eigen::VectorXd::Zero(6);
+  Eigen::VectorXd f = Eigen::VectorXd::Zero(n_features);
+  for (std::size_t i = 0; i < y.size(); ++i)
+    f(6) += std::find(y.begin(), y.begin() + static_cast<long>(i), y[i]) != y.begin() + static_cast<long>(i);
   for (int t : y) {
     if (t == forbidden) f(2) += 1;
     else if (t == hedge) f(3) = 1;
@@ -230,7 +288,7 @@ inline Eigen::VectorXd features(int prompt, const response& y) {
 /// Linear reward model r(x, y) = w · φ(x, y), trained by the caller's SGD.
 class linear_reward_model {
  public:
-  explicit linear_reward_model(Eigen::VectorXd w = Eigen::VectorXd::Zero(6))
+  explicit linear_reward_model(Eigen::VectorXd w = Eigen::VectorXd::Zero(n_features))
       : w_(std::move(w)), grad_(Eigen::VectorXd::Zero(w_.size())) {}
 
   // reward_model

@@ -20,20 +20,32 @@
 
 // preference/
 #include "preference/bradley_terry.hpp"
+#include "preference/cpo.hpp"
 #include "preference/dpo.hpp"
+#include "preference/kto.hpp"
+#include "preference/reward_ensemble.hpp"
 
 // policy_gradient/
 #include "policy_gradient/advantages.hpp"
+#include "policy_gradient/dapo.hpp"
 #include "policy_gradient/gae.hpp"
-#include "policy_gradient/whiten.hpp"
+#include "policy_gradient/grpo_loss.hpp"
+#include "policy_gradient/kl.hpp"
 #include "policy_gradient/ppo.hpp"
 #include "policy_gradient/value.hpp"
+#include "policy_gradient/whiten.hpp"
 
 // token/
 #include "token/logprob.hpp"
+#include "token/sequence_logprobs.hpp"
 
 // evaluation/
+#include "evaluation/abstention.hpp"
+#include "evaluation/agreement.hpp"
 #include "evaluation/calibration.hpp"
+#include "evaluation/dawid_skene.hpp"
+#include "evaluation/krippendorff.hpp"
+#include "evaluation/overoptimization.hpp"
 #include "evaluation/temperature_scaling.hpp"
 
 // model/
@@ -46,6 +58,7 @@
 
 // pipelines/
 #include "pipelines/constitutional_ai.hpp"
+#include "pipelines/dpo_step.hpp"
 #include "pipelines/preference_batch.hpp"
 #include "pipelines/reward_model_step.hpp"
 #include "pipelines/rlaif.hpp"

@@ -142,12 +142,6 @@ namespace {
 // Ops whose implementation belongs to an issue that is still open: their cases are reported
 // as skipped. Any other op without a handler fails the run.
 const std::set<std::string> pending_ops = {
-    "kto",
-    "kl_penalty",
-    "grpo_loss",
-    "kl_controller",
-    "fleiss_kappa",
-    "cohen_kappa",
 };
 
 const char* name_of(golden::precision p) { return p == golden::precision::float64 ? "double" : "float"; }

@@ -77,8 +77,18 @@ struct token_weights {
   bool needs_row_counts() const noexcept { return mode == aggregation::seq_mean_token_mean; }
 };
 
+/// Marks the token arguments of a call as packed: `ppo::loss(packed(offsets), …)`.
+template <class Offsets>
+struct packed {
+  const Offsets& offsets;  ///< B + 1 CSR offsets (any rank-1 tensor of integers)
+};
+template <class Offsets>
+packed(const Offsets&) -> packed<Offsets>;
+
+namespace detail {
+
 /// Rows of a padded `[B, T]` batch: sequence b is row b of every token argument.
-struct padded_rows {
+struct padded_layout {
   index_t n_rows = 0, n_cols = 0;
   index_t rows() const noexcept { return n_rows; }
   index_t tokens() const noexcept { return n_rows * n_cols; }
@@ -99,7 +109,7 @@ struct padded_rows {
 
 /// Rows of a packed batch: tokens `[N]` with CSR offsets `[B + 1]` (core/sequences.hpp).
 template <class Offsets>
-struct packed_rows {
+struct packed_layout {
   Offsets offsets;  ///< rank-1 view of B + 1 non-decreasing offsets from 0 to N
   index_t rows() const noexcept { return offsets.extent(0) - 1; }
   index_t tokens() const noexcept { return static_cast<index_t>(offsets(rows())); }
@@ -121,27 +131,17 @@ struct packed_rows {
   }
 };
 
-/// Marks the token arguments of a call as packed: `ppo::loss(packed(offsets), …)`.
-template <class Offsets>
-struct packed {
-  const Offsets& offsets;  ///< B + 1 CSR offsets (any rank-1 tensor of integers)
-};
-template <class Offsets>
-packed(const Offsets&) -> packed<Offsets>;
-
-namespace detail {
-
 /// The rows of a packed call, after checking its offsets ([shape_error.104], [domain_error.204]).
 template <class Offsets, class Mask>
-auto make_packed_rows(std::string_view fn, const packed<Offsets>& p, const Mask& mask) {
+auto make_packed_layout(std::string_view fn, const packed<Offsets>& p, const Mask& mask) {
   const auto off = view_of(p.offsets);
   check_offsets(fn, off, mask.extent(0));
-  return packed_rows<decltype(off)>{off};
+  return packed_layout<decltype(off)>{off};
 }
 
 /// The rows of a padded call: the shape of the [B, T] mask.
 template <class Mask>
-padded_rows make_padded_rows(const Mask& mask) {
+padded_layout make_padded_layout(const Mask& mask) {
   static_assert(Mask::rank() == 2, "alignkit: padded token arguments are rank-2 [B, T] views");
   return {mask.extent(0), mask.extent(1)};
 }

@@ -90,10 +90,11 @@ namespace detail {
 using namespace alignkit::detail;
 
 // State layout: [top bins 3n][positive bins 3n][Σ w·brier, Σ w, N]; per bin (Σ w, Σ w·c, Σ w·a).
+// A pass sums the bins and Σ w·brier; Σ w and N are set from them afterwards.
 inline index_t state_size(index_t n_bins) { return 6 * n_bins + 3; }
 
 inline void validate(const char* fn, const options& o) {
-  check_range(fn, "n_bins", static_cast<double>(o.n_bins), 1.0, 1e9);
+  check_range(fn, "n_bins", static_cast<double>(o.n_bins), 1.0, 1e6);
   check_range(fn, "row_sum_tolerance", o.row_sum_tolerance, 0.0, HUGE_VAL);
   check_range(fn, "wilson_z", o.wilson_z, 0.0, HUGE_VAL);
 }
@@ -202,6 +203,82 @@ template <class PV, class LV, class WV>
   std::abort();
 }
 
+/// Whether a binary sample (or a batch of them) is valid: p ∈ [0, 1], y ∈ {0, 1}, finite w ≥ 0.
+template <class T, class V>
+auto valid_binary(const V& p, const V& y, const V& w) {
+  return (p >= V(T(0))) && (p <= V(T(1))) && ((y == V(T(0))) || (y == V(T(1)))) && (w >= V(T(0))) &&
+         (w < V(std::numeric_limits<T>::infinity()));
+}
+
+/// Top-label confidence max(1 − p, p), correctness (prediction 1 iff p > 1 − p) and the
+/// weighted squared error w·(y − p)² of binary samples (scalars or batches).
+template <class T, class V>
+void binary_terms(const V& p, const V& y, const V& w, V& conf, V& correct, V& sq) {
+  using namespace alignkit::detail;
+  const V q = V(T(1)) - p;
+  conf = max_(p, q);
+  correct = select_(p > q, y, V(T(1)) - y);
+  const V d = y - p;
+  sq = w * d * d;
+}
+
+/// Binary samples [begin, end) into 4 lanes of sums, in blocks: validation, confidence,
+/// correctness, both bin indices and the Brier term of a block in SIMD, then a branch-free scalar
+/// scatter of the block into the bins; a scalar tail. False on an invalid sample.
+template <class T, class PV, class LV, class WV>
+bool binary_chunk(const PV& p, const LV& labels, const WV* w, index_t begin, index_t end, const T* e, index_t nb,
+                  double* acc) {
+  using B = xsimd::batch<T>;
+  constexpr index_t W = static_cast<index_t>(B::size), block = 256;
+  static_assert(block % W == 0);
+  const index_t stride = state_size(nb);
+  const auto rp = make_reader<T>(p);
+  const auto ry = make_reader<T>(labels);
+  alignas(64) T pb[block], yb[block], wb[block], cb[block], ab[block];
+  alignas(64) xsimd::as_integer_t<T> top[block], pos[block];
+  auto scatter = [&](double* a, index_t t, index_t q, T pi, T y, T wi, T c, T correct) {
+    const auto wd = static_cast<double>(wi);
+    add_to_bin(a, t, wd, static_cast<double>(c), static_cast<double>(correct));
+    add_to_bin(a + 3 * nb, q, wd, static_cast<double>(pi), static_cast<double>(y));
+  };
+  B sq_sum(T(0)), sq_comp(T(0));  // compensated (Kahan) sum of the Brier terms
+  index_t i = begin;
+  for (; i + block <= end; i += block) {
+    for (index_t j = 0; j < block; j += W) {
+      const B pi = rp.template load<B>(i + j), y = ry.template load<B>(i + j);
+      const B wi = w ? make_reader<T>(*w).template load<B>(i + j) : B(T(1));
+      if (!xsimd::all(valid_binary<T>(pi, y, wi))) return false;
+      B c, correct, sq;
+      binary_terms<T>(pi, y, wi, c, correct, sq);
+      bin_of(c, e, nb).store_aligned(top + j);
+      bin_of(pi, e, nb).store_aligned(pos + j);
+      pi.store_aligned(pb + j);
+      y.store_aligned(yb + j);
+      wi.store_aligned(wb + j);
+      c.store_aligned(cb + j);
+      correct.store_aligned(ab + j);
+      const B t = sq - sq_comp, s2 = sq_sum + t;
+      sq_comp = (s2 - sq_sum) - t;
+      sq_sum = s2;
+    }
+    for (index_t j = 0; j < block; ++j)
+      scatter(acc + (j % bin_lanes) * stride, top[j], pos[j], pb[j], yb[j], wb[j], cb[j], ab[j]);
+  }
+  alignas(64) T s[W], cmp[W];
+  sq_sum.store_aligned(s);
+  sq_comp.store_aligned(cmp);
+  for (index_t l = 0; l < W; ++l) acc[6 * nb] += static_cast<double>(s[l]) - static_cast<double>(cmp[l]);
+  for (; i < end; ++i) {
+    const T pi = static_cast<T>(p(i)), y = static_cast<T>(labels(i)), wi = static_cast<T>(weight_at(w, i));
+    if (!valid_binary<T>(pi, y, wi)) return false;
+    T c, correct, sq;
+    binary_terms<T>(pi, y, wi, c, correct, sq);
+    scatter(acc + (i % bin_lanes) * stride, bin_of(c, e, nb), bin_of(pi, e, nb), pi, y, wi, c, correct);
+    acc[6 * nb] += static_cast<double>(sq);
+  }
+  return true;
+}
+
 /// One pass of probabilities (rank 1: binary P(y = 1); rank 2: [N, K] rows) into `total`.
 template <class T, class Exec, class PV, class LV, class WV>
 void accumulate(const char* fn, const Exec& policy, const PV& p, const LV& labels, const WV* w,
@@ -213,21 +290,8 @@ void accumulate(const char* fn, const Exec& policy, const PV& p, const LV& label
   const T* e = edges.data();
   bool ok;
   if constexpr (PV::rank() == 1) {
-    ok = binned_pass(policy, n, state_size(nb), scratch, total, [&](index_t i, double* acc) {
-      const T pi = static_cast<T>(p(i));
-      const double y = static_cast<double>(labels(i)), wi = weight_at(w, i);
-      if (!(pi >= T(0) && pi <= T(1)) || !(y == 0 || y == 1) || !valid_weight(wi)) return false;
-      const T q = T(1) - pi;
-      const bool pred = pi > q;
-      const T c = pred ? pi : q;
-      add_to_bin(acc, bin_of(c, e, nb), wi, static_cast<double>(c), pred == (y == 1) ? 1.0 : 0.0);
-      add_to_bin(acc + 3 * nb, bin_of(pi, e, nb), wi, static_cast<double>(pi), y);
-      const double d = y - static_cast<double>(pi);
-      double* tail = acc + 6 * nb;
-      tail[0] += wi * d * d;
-      tail[1] += wi;
-      tail[2] += 1;
-      return true;
+    ok = chunked_bins(policy, n, state_size(nb), scratch, total, [&](index_t begin, index_t end, double* acc) {
+      return binary_chunk<T>(p, labels, w, begin, end, e, nb, acc);
     });
   } else {
     const index_t k = p.extent(1);
@@ -241,14 +305,13 @@ void accumulate(const char* fn, const Exec& policy, const PV& p, const LV& label
       if (!(s.min >= T(0) && s.max <= T(1) && std::abs(s.sum - T(1)) <= tol) || y < 0 || !valid_weight(wi))
         return false;
       add_to_bin(acc, bin_of(s.max, e, nb), wi, static_cast<double>(s.max), s.argmax == y ? 1.0 : 0.0);
-      double* tail = acc + 6 * nb;
-      tail[0] += wi * (static_cast<double>(s.sumsq) - 2 * static_cast<double>(row(y)) + 1);
-      tail[1] += wi;
-      tail[2] += 1;
+      acc[6 * nb] += wi * (static_cast<double>(s.sumsq) - 2 * static_cast<double>(row(y)) + 1);
       return true;
     });
   }
   if (!ok) raise_first_invalid(fn, p, labels, w, o.row_sum_tolerance);
+  for (index_t b = 0; b < nb; ++b) total[static_cast<std::size_t>(6 * nb + 1)] += total[static_cast<std::size_t>(3 * b)];
+  total[static_cast<std::size_t>(6 * nb + 2)] += static_cast<double>(n);
 }
 
 /// Wilson score interval of a proportion `a` over `n` trials.

@@ -107,7 +107,7 @@ temperature_result fit_temperature(const Exec& policy, const Z& logits, const L&
   check_range(fn, "max_temperature", opts.max_temperature, opts.min_temperature, HUGE_VAL);
   check_range(fn, "tolerance", opts.tolerance, 0.0, HUGE_VAL, true);
   check_range(fn, "max_iterations", opts.max_iterations, 1.0, 1e9);
-  check_range(fn, "n_bins", static_cast<double>(opts.n_bins), 1.0, 1e9);
+  check_range(fn, "n_bins", static_cast<double>(opts.n_bins), 1.0, 1e6);
   const auto zv = view_of(logits);
   const auto y = view_of(labels);
   require_rank<1, decltype(y)>();

@@ -13,6 +13,8 @@
 #include <concepts>
 #include <ranges>
 #include <span>
+#include <type_traits>
+#include <utility>
 
 #include "../core/config.hpp"
 #include "token_values.hpp"
@@ -36,6 +38,11 @@ concept policy_model = reference_model<M, Prompt, Response> &&
       { m.sample(prompts) } -> std::ranges::input_range;
       requires std::convertible_to<std::ranges::range_value_t<decltype(m.sample(prompts))>, Response>;
     };
+
+/// The response type a policy samples for prompts of type Prompt.
+template <class M, class Prompt>
+using response_t = std::remove_cvref_t<
+    std::ranges::range_value_t<decltype(std::declval<M&>().sample(std::declval<std::span<const Prompt>>()))>>;
 
 /// Receives d loss / d log π of every token of the given responses, in the layout that
 /// `token_logprobs` returned for them; called once per step, gradients accumulate.

@@ -58,10 +58,13 @@ bradley_terry::result reward_model_step(RM& rm, const preference_batch<P, Y>& ba
                                         const bradley_terry::options& opts = {}) {
   detail::check_batch("pipelines::reward_model_step", batch);
   const auto s = score_pairs(rm, batch);
-  const auto kernel = [&](const std::vector<double>& a, const std::vector<double>& b,
-                          const bradley_terry::outputs<double>& out) { return bradley_terry::loss(a, b, opts, out); };
-  const auto g = detail::soft_pairwise<bradley_terry::result>(kernel, s.chosen, s.rejected, batch.labels,
-                                                                    opts.total_pairs.value_or(static_cast<double>(batch.size())));
+  const auto kernel = [&](bool swapped, vector_view<double> losses, vector_view<double> grad_a,
+                          vector_view<double> grad_b) {
+    if (swapped) return bradley_terry::loss(s.rejected, s.chosen, opts, bradley_terry::outputs<double>{losses, grad_b, grad_a});
+    return bradley_terry::loss(s.chosen, s.rejected, opts, bradley_terry::outputs<double>{losses, grad_a, grad_b});
+  };
+  const auto g = detail::soft_pairwise<bradley_terry::result>(
+      kernel, s.chosen.size(), batch.labels, opts.total_pairs.value_or(static_cast<double>(batch.size())));
   const std::span<const P> x(batch.prompts);
   rm.accumulate_score_gradient(x, std::span<const Y>(batch.chosen), std::span<const double>(g.grad_chosen));
   rm.accumulate_score_gradient(x, std::span<const Y>(batch.rejected), std::span<const double>(g.grad_rejected));

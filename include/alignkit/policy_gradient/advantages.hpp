@@ -82,11 +82,12 @@ struct result {
   std::optional<whitening::moments> whitening;  ///< reinforce_pp_baseline: the global moments
 };
 
-/// Optional outputs of the token-level estimators (reinforce_pp, remax), `[B, T]`.
-template <class T>
+/// Optional outputs of the token-level estimators (reinforce_pp, remax), shaped like the
+/// rewards: Rank 2 for padded `[B, T]`, 1 for packed tokens `[N]`.
+template <class T, std::size_t Rank = 2>
 struct outputs {
-  matrix_view<T> advantages;
-  matrix_view<T> returns;
+  strided_view<T, Rank> advantages;
+  strided_view<T, Rank> returns;
 };
 
 }  // namespace advantages
@@ -122,10 +123,10 @@ constexpr bool global_groups(const advantages::group_ids<Ids>&) {
 constexpr bool global_groups(const advantages::group_size&) { return false; }
 
 /// Turns scores s (in place) into per-sequence advantages before any whitening, from the group
-/// statistics (n, Σs, ΣL, ΣL·s, and Σ(s − μ)² for grpo), reduced when the groups are global.
-/// Scratch: 5 doubles per group.
-template <class Groups, class Reducer>
-advantages::result group_relative_scores(std::vector<double>& s, const std::vector<double>& len, const Groups& groups,
+/// statistics (n, Σs, ΣL, ΣL·s, and Σ(s − μ)² for grpo; L_i = length(i)), reduced when the
+/// groups are global. Scratch: 5 doubles per group.
+template <class Groups, class Length, class Reducer>
+advantages::result group_relative_scores(std::vector<double>& s, const Length& length, const Groups& groups,
                                          const advantages::options& opts, Reducer& reducer, std::string_view fn) {
   using advantages::estimator;
   check_range(fn, "epsilon", opts.epsilon, 0.0, HUGE_VAL);
@@ -135,7 +136,7 @@ advantages::result group_relative_scores(std::vector<double>& s, const std::vect
   std::vector<double> st(static_cast<std::size_t>(4 * count));
   for (index_t i = 0; i < n; ++i) {
     const index_t g = group_of(groups, i);
-    const double si = s[static_cast<std::size_t>(i)], li = len[static_cast<std::size_t>(i)];
+    const double si = s[static_cast<std::size_t>(i)], li = length(i);
     st[at(g, 0)] += 1;
     st[at(g, 1)] += si;
     st[at(g, 2)] += li;
@@ -186,34 +187,22 @@ advantages::result group_relative_scores(std::vector<double>& s, const std::vect
   return res;
 }
 
-}  // namespace detail
-
-namespace advantages {
-
-/// Group-relative advantages from token rewards: `token_rewards` and `mask` are `[B, T]`, the
-/// groups are `group_ids` (over B) or `group_size`; writes a_i·m_{i,t} into `out` `[B, T]` (verl's
-/// advantages and returns are both this tensor). Rows run in parallel under `exec::par` (bitwise
-/// equal to `exec::seq`). Scratch: 2 doubles per sequence and 5 per group.
-/// Errors: shape_error.101 (group ids not B long), shape_error.103 (mask or out shaped unlike the
-/// rewards), shape_error.120 (B not a multiple of the group size), domain_error.202 (ε < 0),
-/// domain_error.220 (reinforce_pp_baseline with fewer than 2 valid tokens), domain_error.221
-/// (a group id outside [0, count)); domain_error.202 also for a group size below 1.
-template <exec::execution_policy Exec, matrix_like Rw, matrix_like M, class Groups, class Out,
-          reducer Red = local_reducer>
-result group_relative(const Exec& policy, const Rw& token_rewards, const M& mask, const Groups& groups,
-                      const options& opts, Out&& out, Red&& reducer = {}) {
-  constexpr const char* fn = "advantages::group_relative";
-  using namespace alignkit::detail;
-  const auto rv = view_of(token_rewards);
-  const auto mv = view_of(mask);
-  const auto ov = view_of(out);
+/// Group-relative advantages of token rewards in either layout, written as a_i·m into `out`.
+template <class Exec, class Layout, class RV, class MV, class OV, class Groups, class Reducer>
+advantages::result group_relative_run(const Exec& policy, const Layout& layout, const RV& rv, const MV& mv,
+                                      const OV& ov, const Groups& groups, const advantages::options& opts,
+                                      Reducer& reducer, std::string_view fn) {
   check_same_shape(fn, "mask", mv, "token_rewards", rv);
   check_same_shape(fn, "out", ov, "token_rewards", rv);
-  const index_t b = rv.extent(0);
+  layout.check(fn, rv);
+  const auto rr = layout(rv);
+  const auto mr = layout(mv);
+  const auto orows = layout(ov);
+  const index_t b = layout.count(rv);
   std::vector<double> s(static_cast<std::size_t>(b)), len(static_cast<std::size_t>(b));
   for_rows<0>(policy, b, [&](index_t i) {
-    const auto r = rv.row(i);
-    const auto m = mv.row(i);
+    const auto r = rr(i);
+    const auto m = mr(i);
     double si = 0, li = 0;
     for (index_t t = 0; t < r.extent(0); ++t) {
       si += static_cast<double>(r(t));
@@ -223,26 +212,137 @@ result group_relative(const Exec& policy, const Rw& token_rewards, const M& mask
     len[static_cast<std::size_t>(i)] = li;
     return sums<0>{};
   });
-  auto res = group_relative_scores(s, len, groups, opts, reducer, fn);
-  using E = typename decltype(ov)::element_type;
+  auto res = group_relative_scores(
+      s, [&](index_t i) { return len[static_cast<std::size_t>(i)]; }, groups, opts, reducer, fn);
+  using E = typename OV::element_type;
   for_rows<0>(policy, b, [&](index_t i) {
-    const auto m = mv.row(i);
-    const auto o = ov.row(i);
+    const auto m = mr(i);
+    const auto o = orows(i);
     const auto a = static_cast<E>(s[static_cast<std::size_t>(i)]);
     for (index_t t = 0; t < m.extent(0); ++t) o(t) = mask_valid(m(t)) ? a : E(0);
     return sums<0>{};
   });
-  if (opts.method == estimator::reinforce_pp_baseline) {
-    const padded_rows<decltype(ov)> orows{ov};
-    res.whitening = whiten_rows(policy, orows, padded_rows<decltype(mv)>{mv}, orows,
-                                whitening::options{.zero_masked = true}, reducer, fn);
-  }
+  if (opts.method == advantages::estimator::reinforce_pp_baseline)
+    res.whitening = whiten_rows(policy, orows, mr, orows, whitening::options{.zero_masked = true}, reducer, fn);
   return res;
+}
+
+/// REINFORCE++ in either layout.
+template <class Exec, class Layout, class RV, class MV, class OV, class Reducer>
+whitening::moments reinforce_pp_run(const Exec& policy, const Layout& layout, const RV& rv, const MV& mv,
+                                    const OV& adv, const OV& ret, double gamma, Reducer& reducer,
+                                    std::string_view fn) {
+  check_same_shape(fn, "mask", mv, "token_rewards", rv);
+  const bool write_a = adv.data_handle() != nullptr, write_r = ret.data_handle() != nullptr;
+  if (write_a) check_same_shape(fn, "advantages", adv, "token_rewards", rv);
+  if (write_r) check_same_shape(fn, "returns", ret, "token_rewards", rv);
+  layout.check(fn, rv);
+  check_range(fn, "gamma", gamma, 0.0, 1.0);
+  const auto rr = layout(rv);
+  const auto mr = layout(mv);
+  const auto ar = layout(adv);
+  const auto gr = layout(ret);
+  using E = typename OV::element_type;
+  const auto first = for_rows<2>(policy, layout.count(rv), [&](index_t i) {
+    const auto r = rr(i);
+    const auto m = mr(i);
+    const auto a = row_or_null(ar, write_a, i);
+    const auto g = row_or_null(gr, write_r, i);
+    double c = 0;
+    sums<2> s;
+    for (index_t t = r.extent(0); t-- > 0;) {
+      c = static_cast<double>(r(t)) + gamma * c;
+      if (write_a) a(t) = static_cast<E>(c);
+      if (write_r) g(t) = static_cast<E>(c);
+      if (mask_valid(m(t))) {
+        s.value[0] += 1;
+        s.value[1] += c;
+      } else {
+        c = 0;
+      }
+    }
+    return s;
+  });
+  if (!write_a) return {};
+  const whitening::options w{.zero_masked = true};
+  const auto mom = finish_moments(policy, ar, mr, first, w, reducer, fn);
+  apply_whitening(policy, ar, mr, ar, mom, true);
+  return mom;
+}
+
+/// ReMax in either layout.
+template <class Exec, class Layout, class RV, class BV, class MV, class OV>
+void remax_run(const Exec& policy, const Layout& layout, const RV& rv, const BV& bv, const MV& mv, const OV& adv,
+               const OV& ret, std::string_view fn) {
+  check_same_shape(fn, "mask", mv, "token_rewards", rv);
+  const bool write_a = adv.data_handle() != nullptr, write_r = ret.data_handle() != nullptr;
+  if (write_a) check_same_shape(fn, "advantages", adv, "token_rewards", rv);
+  if (write_r) check_same_shape(fn, "returns", ret, "token_rewards", rv);
+  layout.check(fn, rv);
+  check_same_size(fn, "baselines", bv.extent(0), "sequences", layout.count(rv));
+  const auto rr = layout(rv);
+  const auto mr = layout(mv);
+  const auto ar = layout(adv);
+  const auto gr = layout(ret);
+  using E = typename OV::element_type;
+  for_rows<0>(policy, layout.count(rv), [&](index_t i) {
+    const auto r = rr(i);
+    const auto m = mr(i);
+    const auto a = row_or_null(ar, write_a, i);
+    const auto g = row_or_null(gr, write_r, i);
+    const double base = static_cast<double>(bv(i));
+    double c = 0;
+    for (index_t t = r.extent(0); t-- > 0;) {
+      const bool valid = mask_valid(m(t));
+      if (valid) c += static_cast<double>(r(t));
+      if (write_r) g(t) = static_cast<E>(c);
+      if (write_a) a(t) = static_cast<E>(valid ? c - base : c);
+    }
+    return sums<0>{};
+  });
+}
+
+}  // namespace detail
+
+namespace advantages {
+
+/// Group-relative advantages from token rewards on a padded batch: `token_rewards` and `mask`
+/// are `[B, T]`, the groups are `group_ids` (over B) or `group_size`; writes a_i·m_{i,t} into
+/// `out` `[B, T]` (verl's advantages and returns are both this tensor). Rows run in parallel
+/// under `exec::par` (bitwise equal to `exec::seq`). Scratch: 2 doubles per sequence and 5 per
+/// group.
+/// Errors: shape_error.101 (group ids not B long), shape_error.103 (mask or out shaped unlike the
+/// rewards), shape_error.120 (B not a multiple of the group size), domain_error.202 (ε < 0 or a
+/// group size below 1), domain_error.220 (reinforce_pp_baseline with fewer than 2 valid tokens),
+/// domain_error.221 (a group id outside [0, count)).
+template <exec::execution_policy Exec, matrix_like Rw, matrix_like M, class Groups, class Out,
+          reducer Red = local_reducer>
+result group_relative(const Exec& policy, const Rw& token_rewards, const M& mask, const Groups& groups,
+                      const options& opts, Out&& out, Red&& reducer = {}) {
+  return alignkit::detail::group_relative_run(policy, alignkit::detail::padded_layout{}, view_of(token_rewards),
+                                              view_of(mask), view_of(out), groups, opts, reducer,
+                                              "advantages::group_relative");
+}
+
+/// As above on packed tokens: `token_rewards`, `mask` and `out` are `[N]`, sequence b owns
+/// tokens [offsets[b], offsets[b+1]) and its score sums those tokens; bitwise equal to the padded
+/// result on the same tokens when the padding holds zero rewards.
+/// Errors as above, with shape_error.101 for lengths and shape_error.104 / domain_error.204 for
+/// bad offsets.
+template <exec::execution_policy Exec, vector_like Rw, vector_like M, vector_like O, class Groups, class Out,
+          reducer Red = local_reducer>
+result group_relative(const Exec& policy, const Rw& token_rewards, const M& mask, const O& offsets,
+                      const Groups& groups, const options& opts, Out&& out, Red&& reducer = {}) {
+  const auto ov = view_of(offsets);
+  return alignkit::detail::group_relative_run(policy, alignkit::detail::packed_layout<decltype(ov)>{ov},
+                                              view_of(token_rewards), view_of(mask), view_of(out), groups, opts,
+                                              reducer, "advantages::group_relative");
 }
 
 /// Group-relative advantages from one score per sequence: `scores` and `out` are `[B]`; every
 /// sequence counts as one token (L_i = 1), so opo's baseline is the group mean and
-/// reinforce_pp_baseline whitens over the sequences. Errors as above (101 for out).
+/// reinforce_pp_baseline whitens over the sequences. Scratch: 1 double per sequence and 5 per
+/// group. Errors as above (101 for out).
 template <exec::execution_policy Exec, vector_like S, class Groups, class Out, reducer Red = local_reducer>
 result group_relative(const Exec& policy, const S& scores, const Groups& groups, const options& opts, Out&& out,
                       Red&& reducer = {}) {
@@ -252,9 +352,9 @@ result group_relative(const Exec& policy, const S& scores, const Groups& groups,
   const auto ov = view_of(out);
   check_same_shape(fn, "out", ov, "scores", sv);
   const index_t b = sv.extent(0);
-  std::vector<double> s(static_cast<std::size_t>(b)), len(static_cast<std::size_t>(b), 1.0);
+  std::vector<double> s(static_cast<std::size_t>(b));
   for (index_t i = 0; i < b; ++i) s[static_cast<std::size_t>(i)] = static_cast<double>(sv(i));
-  auto res = group_relative_scores(s, len, groups, opts, reducer, fn);
+  auto res = group_relative_scores(s, [](index_t) { return 1.0; }, groups, opts, reducer, fn);
   using E = typename decltype(ov)::element_type;
   for (index_t i = 0; i < b; ++i) ov(i) = static_cast<E>(s[static_cast<std::size_t>(i)]);
   if (opts.method == estimator::reinforce_pp_baseline) {
@@ -273,6 +373,11 @@ result group_relative(const Rw& token_rewards, const M& mask, const Groups& grou
                       Red&& reducer = {}) {
   return group_relative(exec::seq, token_rewards, mask, groups, opts, out, reducer);
 }
+template <vector_like Rw, vector_like M, vector_like O, class Groups, class Out, reducer Red = local_reducer>
+result group_relative(const Rw& token_rewards, const M& mask, const O& offsets, const Groups& groups,
+                      const options& opts, Out&& out, Red&& reducer = {}) {
+  return group_relative(exec::seq, token_rewards, mask, offsets, groups, opts, out, reducer);
+}
 template <vector_like S, class Groups, class Out, reducer Red = local_reducer>
 result group_relative(const S& scores, const Groups& groups, const options& opts, Out&& out, Red&& reducer = {}) {
   return group_relative(exec::seq, scores, groups, opts, out, reducer);
@@ -285,87 +390,64 @@ result group_relative(const S& scores, const Groups& groups, const options& opts
 template <exec::execution_policy Exec, matrix_like Rw, matrix_like M, class T = alignkit::detail::compute_t<Rw>,
           reducer Red = local_reducer>
 whitening::moments reinforce_pp(const Exec& policy, const Rw& token_rewards, const M& mask, double gamma,
-                                const outputs<T>& out, Red&& reducer = {}) {
-  constexpr const char* fn = "advantages::reinforce_pp";
-  using namespace alignkit::detail;
-  const auto rv = view_of(token_rewards);
-  const auto mv = view_of(mask);
-  check_same_shape(fn, "mask", mv, "token_rewards", rv);
-  const bool write_a = out.advantages.data_handle() != nullptr, write_r = out.returns.data_handle() != nullptr;
-  if (write_a) check_same_shape(fn, "advantages", out.advantages, "token_rewards", rv);
-  if (write_r) check_same_shape(fn, "returns", out.returns, "token_rewards", rv);
-  check_range(fn, "gamma", gamma, 0.0, 1.0);
-  const auto first = for_rows<2>(policy, rv.extent(0), [&](index_t i) {
-    const auto r = rv.row(i);
-    const auto m = mv.row(i);
-    const auto a = row_or_null(padded_rows<matrix_view<T>>{out.advantages}, write_a, i);
-    const auto g = row_or_null(padded_rows<matrix_view<T>>{out.returns}, write_r, i);
-    double c = 0;
-    sums<2> s;
-    for (index_t t = r.extent(0); t-- > 0;) {
-      c = static_cast<double>(r(t)) + gamma * c;
-      if (write_a) a(t) = static_cast<T>(c);
-      if (write_r) g(t) = static_cast<T>(c);
-      if (mask_valid(m(t))) {
-        s.value[0] += 1;
-        s.value[1] += c;
-      } else {
-        c = 0;
-      }
-    }
-    return s;
-  });
-  if (!write_a) return {};
-  const padded_rows<matrix_view<T>> arows{out.advantages};
-  const padded_rows<decltype(mv)> mrows{mv};
-  const whitening::options w{.zero_masked = true};
-  const auto mom = finish_moments(policy, arows, mrows, first, w, reducer, fn);
-  apply_whitening(policy, arows, mrows, arows, mom, true);
-  return mom;
+                                const outputs<T, 2>& out, Red&& reducer = {}) {
+  return alignkit::detail::reinforce_pp_run(policy, alignkit::detail::padded_layout{}, view_of(token_rewards),
+                                            view_of(mask), out.advantages, out.returns, gamma, reducer,
+                                            "advantages::reinforce_pp");
+}
+
+/// REINFORCE++ on packed tokens `[N]` with CSR offsets; bitwise equal to the padded result.
+/// Errors: shape_error.101, shape_error.104, domain_error.204, domain_error.202, domain_error.220.
+template <exec::execution_policy Exec, vector_like Rw, vector_like M, vector_like O,
+          class T = alignkit::detail::compute_t<Rw>, reducer Red = local_reducer>
+whitening::moments reinforce_pp(const Exec& policy, const Rw& token_rewards, const M& mask, const O& offsets,
+                                double gamma, const outputs<T, 1>& out, Red&& reducer = {}) {
+  const auto ov = view_of(offsets);
+  return alignkit::detail::reinforce_pp_run(policy, alignkit::detail::packed_layout<decltype(ov)>{ov},
+                                            view_of(token_rewards), view_of(mask), out.advantages, out.returns, gamma,
+                                            reducer, "advantages::reinforce_pp");
 }
 
 /// ReMax on a padded batch: `token_rewards`, `mask` `[B, T]`, `baselines` `[B]` (the greedy
 /// rollout's score). Errors: shape_error.101 (baselines not B long), shape_error.103.
 template <exec::execution_policy Exec, matrix_like Rw, vector_like Bl, matrix_like M,
           class T = alignkit::detail::compute_t<Rw>>
-void remax(const Exec& policy, const Rw& token_rewards, const Bl& baselines, const M& mask, const outputs<T>& out) {
-  constexpr const char* fn = "advantages::remax";
-  using namespace alignkit::detail;
-  const auto rv = view_of(token_rewards);
-  const auto bv = view_of(baselines);
-  const auto mv = view_of(mask);
-  check_same_shape(fn, "mask", mv, "token_rewards", rv);
-  check_same_size(fn, "baselines", bv.extent(0), "sequences", rv.extent(0));
-  const bool write_a = out.advantages.data_handle() != nullptr, write_r = out.returns.data_handle() != nullptr;
-  if (write_a) check_same_shape(fn, "advantages", out.advantages, "token_rewards", rv);
-  if (write_r) check_same_shape(fn, "returns", out.returns, "token_rewards", rv);
-  for_rows<0>(policy, rv.extent(0), [&](index_t i) {
-    const auto r = rv.row(i);
-    const auto m = mv.row(i);
-    const auto a = row_or_null(padded_rows<matrix_view<T>>{out.advantages}, write_a, i);
-    const auto g = row_or_null(padded_rows<matrix_view<T>>{out.returns}, write_r, i);
-    const double base = static_cast<double>(bv(i));
-    double c = 0;
-    for (index_t t = r.extent(0); t-- > 0;) {
-      const bool valid = mask_valid(m(t));
-      if (valid) c += static_cast<double>(r(t));
-      if (write_r) g(t) = static_cast<T>(c);
-      if (write_a) a(t) = static_cast<T>(valid ? c - base : c);
-    }
-    return sums<0>{};
-  });
+void remax(const Exec& policy, const Rw& token_rewards, const Bl& baselines, const M& mask, const outputs<T, 2>& out) {
+  alignkit::detail::remax_run(policy, alignkit::detail::padded_layout{}, view_of(token_rewards), view_of(baselines),
+                              view_of(mask), out.advantages, out.returns, "advantages::remax");
+}
+
+/// ReMax on packed tokens `[N]` with CSR offsets `[B + 1]` and `baselines` `[B]`.
+/// Errors: shape_error.101, shape_error.104, domain_error.204.
+template <exec::execution_policy Exec, vector_like Rw, vector_like Bl, vector_like M, vector_like O,
+          class T = alignkit::detail::compute_t<Rw>>
+void remax(const Exec& policy, const Rw& token_rewards, const Bl& baselines, const M& mask, const O& offsets,
+           const outputs<T, 1>& out) {
+  const auto ov = view_of(offsets);
+  alignkit::detail::remax_run(policy, alignkit::detail::packed_layout<decltype(ov)>{ov}, view_of(token_rewards),
+                              view_of(baselines), view_of(mask), out.advantages, out.returns, "advantages::remax");
 }
 
 /// Sequential overloads.
 template <alignkit::detail::data_argument Rw, matrix_like M, class T = alignkit::detail::compute_t<Rw>,
           reducer Red = local_reducer>
-whitening::moments reinforce_pp(const Rw& token_rewards, const M& mask, double gamma, const outputs<T>& out,
+whitening::moments reinforce_pp(const Rw& token_rewards, const M& mask, double gamma, const outputs<T, 2>& out,
                                 Red&& reducer = {}) {
   return reinforce_pp(exec::seq, token_rewards, mask, gamma, out, reducer);
 }
+template <vector_like Rw, vector_like M, vector_like O, class T = alignkit::detail::compute_t<Rw>,
+          reducer Red = local_reducer>
+whitening::moments reinforce_pp(const Rw& token_rewards, const M& mask, const O& offsets, double gamma,
+                                const outputs<T, 1>& out, Red&& reducer = {}) {
+  return reinforce_pp(exec::seq, token_rewards, mask, offsets, gamma, out, reducer);
+}
 template <alignkit::detail::data_argument Rw, vector_like Bl, matrix_like M, class T = alignkit::detail::compute_t<Rw>>
-void remax(const Rw& token_rewards, const Bl& baselines, const M& mask, const outputs<T>& out) {
+void remax(const Rw& token_rewards, const Bl& baselines, const M& mask, const outputs<T, 2>& out) {
   remax(exec::seq, token_rewards, baselines, mask, out);
+}
+template <vector_like Rw, vector_like Bl, vector_like M, vector_like O, class T = alignkit::detail::compute_t<Rw>>
+void remax(const Rw& token_rewards, const Bl& baselines, const M& mask, const O& offsets, const outputs<T, 1>& out) {
+  remax(exec::seq, token_rewards, baselines, mask, offsets, out);
 }
 
 }  // namespace advantages

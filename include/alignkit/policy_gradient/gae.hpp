@@ -114,16 +114,27 @@ sums<2> gae_row_zero(const R& r, const V& v, const M& m, const A& adv, const G& 
   return s;
 }
 
-/// The scan over all rows, then the optional whitening of the advantages.
-template <class Exec, class RRows, class VRows, class MRows, class ARows, class GRows, class Reducer>
-gae::result gae_rows(const Exec& policy, const RRows& rr, const VRows& vr, const MRows& mr, const ARows& ar,
-                     const GRows& gr, bool write_a, bool write_r, const gae::options& opts, Reducer& reducer,
-                     std::string_view fn) {
+/// Checks the arguments, runs the scan over all rows of the layout, then the optional whitening
+/// of the advantages.
+template <class Exec, class Layout, class RV, class VV, class MV, class OV, class Reducer>
+gae::result gae_run(const Exec& policy, const Layout& layout, const RV& rv, const VV& vv, const MV& mv,
+                    const OV& adv, const OV& ret, const gae::options& opts, Reducer& reducer, std::string_view fn) {
+  check_same_shape(fn, "values", vv, "rewards", rv);
+  check_same_shape(fn, "mask", mv, "rewards", rv);
+  const bool write_a = adv.data_handle() != nullptr, write_r = ret.data_handle() != nullptr;
+  if (write_a) check_same_shape(fn, "advantages", adv, "rewards", rv);
+  if (write_r) check_same_shape(fn, "returns", ret, "rewards", rv);
+  layout.check(fn, rv);
   check_range(fn, "gamma", opts.gamma, 0.0, 1.0);
   check_range(fn, "lam", opts.lam, 0.0, 1.0);
   const double gl = opts.gamma * opts.lam;
   const bool skip = opts.masked == gae::masking::skip;
-  const auto first = for_rows<2>(policy, rr.count(), [&](index_t b) {
+  const auto rr = layout(rv);
+  const auto vr = layout(vv);
+  const auto mr = layout(mv);
+  const auto ar = layout(adv);
+  const auto gr = layout(ret);
+  const auto first = for_rows<2>(policy, layout.count(rv), [&](index_t b) {
     const auto a = row_or_null(ar, write_a, b);
     const auto g = row_or_null(gr, write_r, b);
     return skip ? gae_row_skip(rr(b), vr(b), mr(b), a, g, opts.gamma, gl)
@@ -151,19 +162,8 @@ template <exec::execution_policy Exec, matrix_like Rw, matrix_like V, matrix_lik
           class T = alignkit::detail::compute_t<Rw>, reducer Red = local_reducer>
 result compute(const Exec& policy, const Rw& rewards, const V& values, const M& mask, const options& opts = {},
                const outputs<T, 2>& out = {}, Red&& reducer = {}) {
-  constexpr const char* fn = "gae::compute";
-  using namespace alignkit::detail;
-  const auto rv = view_of(rewards);
-  const auto vv = view_of(values);
-  const auto mv = view_of(mask);
-  check_same_shape(fn, "values", vv, "rewards", rv);
-  check_same_shape(fn, "mask", mv, "rewards", rv);
-  const bool write_a = out.advantages.data_handle() != nullptr, write_r = out.returns.data_handle() != nullptr;
-  if (write_a) check_same_shape(fn, "advantages", out.advantages, "rewards", rv);
-  if (write_r) check_same_shape(fn, "returns", out.returns, "rewards", rv);
-  auto rows = [](const auto& v) { return padded_rows<std::remove_cvref_t<decltype(v)>>{v}; };
-  return gae_rows(policy, rows(rv), rows(vv), rows(mv), rows(out.advantages), rows(out.returns), write_a, write_r,
-                  opts, reducer, fn);
+  return alignkit::detail::gae_run(policy, alignkit::detail::padded_layout{}, view_of(rewards), view_of(values),
+                                   view_of(mask), out.advantages, out.returns, opts, reducer, "gae::compute");
 }
 
 /// GAE on packed tokens: `rewards`, `values`, `mask` are `[N]`, sequence b owns tokens
@@ -175,21 +175,10 @@ template <exec::execution_policy Exec, vector_like Rw, vector_like V, vector_lik
           class T = alignkit::detail::compute_t<Rw>, reducer Red = local_reducer>
 result compute(const Exec& policy, const Rw& rewards, const V& values, const M& mask, const O& offsets,
                const options& opts = {}, const outputs<T, 1>& out = {}, Red&& reducer = {}) {
-  constexpr const char* fn = "gae::compute";
-  using namespace alignkit::detail;
-  const auto rv = view_of(rewards);
-  const auto vv = view_of(values);
-  const auto mv = view_of(mask);
   const auto ov = view_of(offsets);
-  check_same_shape(fn, "values", vv, "rewards", rv);
-  check_same_shape(fn, "mask", mv, "rewards", rv);
-  const bool write_a = out.advantages.data_handle() != nullptr, write_r = out.returns.data_handle() != nullptr;
-  if (write_a) check_same_shape(fn, "advantages", out.advantages, "rewards", rv);
-  if (write_r) check_same_shape(fn, "returns", out.returns, "rewards", rv);
-  check_offsets(fn, ov, rv.extent(0));
-  auto rows = [&](const auto& v) { return packed_rows<std::remove_cvref_t<decltype(v)>, decltype(ov)>{v, ov}; };
-  return gae_rows(policy, rows(rv), rows(vv), rows(mv), rows(out.advantages), rows(out.returns), write_a, write_r,
-                  opts, reducer, fn);
+  return alignkit::detail::gae_run(policy, alignkit::detail::packed_layout<decltype(ov)>{ov}, view_of(rewards),
+                                   view_of(values), view_of(mask), out.advantages, out.returns, opts, reducer,
+                                   "gae::compute");
 }
 
 /// Sequential overloads.

@@ -266,7 +266,7 @@ result loss(const Exec& policy, const LP& log_prob, const Old& old_log_prob, con
             const options& opts = {}, const outputs<T, 2>& out = {}, const optional_inputs<T, 2>& extra = {},
             R&& reducer = R{}) {
   const auto m = view_of(mask);
-  return detail::run<T>(policy, alignkit::detail::make_padded_rows(m), view_of(log_prob), view_of(old_log_prob),
+  return detail::run<T>(policy, alignkit::detail::make_padded_layout(m), view_of(log_prob), view_of(old_log_prob),
                         view_of(advantages), m, opts, out, extra, reducer);
 }
 
@@ -279,7 +279,7 @@ result loss(const Exec& policy, const packed<Offsets>& layout, const LP& log_pro
             const Adv& advantages, const Mask& mask, const options& opts = {}, const outputs<T, 1>& out = {},
             const optional_inputs<T, 1>& extra = {}, R&& reducer = R{}) {
   const auto m = view_of(mask);
-  return detail::run<T>(policy, alignkit::detail::make_packed_rows(detail::fn, layout, m), view_of(log_prob),
+  return detail::run<T>(policy, alignkit::detail::make_packed_layout(detail::fn, layout, m), view_of(log_prob),
                         view_of(old_log_prob), view_of(advantages), m, opts, out, extra, reducer);
 }
 

@@ -116,7 +116,7 @@ template <exec::execution_policy Exec, matrix_like VP, class VO, class Ret, clas
 result loss(const Exec& policy, const VP& vpreds, const VO& values, const Ret& returns, const Mask& mask,
             const options& opts = {}, const outputs<T, 2>& out = {}, R&& reducer = R{}) {
   const auto m = view_of(mask);
-  return detail::run<T>(policy, alignkit::detail::make_padded_rows(m), view_of(vpreds), view_of(values),
+  return detail::run<T>(policy, alignkit::detail::make_padded_layout(m), view_of(vpreds), view_of(values),
                         view_of(returns), m, opts, out, reducer);
 }
 
@@ -127,7 +127,7 @@ template <exec::execution_policy Exec, class Offsets, vector_like VP, class VO, 
 result loss(const Exec& policy, const packed<Offsets>& layout, const VP& vpreds, const VO& values, const Ret& returns,
             const Mask& mask, const options& opts = {}, const outputs<T, 1>& out = {}, R&& reducer = R{}) {
   const auto m = view_of(mask);
-  return detail::run<T>(policy, alignkit::detail::make_packed_rows(detail::fn, layout, m), view_of(vpreds),
+  return detail::run<T>(policy, alignkit::detail::make_packed_layout(detail::fn, layout, m), view_of(vpreds),
                         view_of(values), view_of(returns), m, opts, out, reducer);
 }
 

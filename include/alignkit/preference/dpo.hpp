@@ -22,7 +22,8 @@
 ///   bco_pair      −ls(βA − δ) − ls(−(βB − δ)),  δ = running mean of the batch-mean reward (BCO arXiv:2404.04656)
 ///   sigmoid_norm  sigmoid on token-normalized a, b (token counts required; TRL HEAD)
 /// A weighted combination Σ_k w_k·ℓ_k of per-pair types (TRL `loss_weights`) is computed in the
-/// same pass; per-pair weights ω_i (WPO arXiv:2406.11827, detached) scale ℓ_i and its gradient.
+/// same pass; per-pair weights ω_i (WPO arXiv:2406.11827, detached; see `wpo_weights`) scale ℓ_i
+/// and its gradient.
 ///   loss = Σ_i ω_i·ℓ_i / D   (D = number of pairs, or the step's global pair count)
 /// Metrics as TRL logs them, always with the reference: chosen/rejected reward β(πc−ρc), β(πr−ρr)
 /// (means), accuracy mean 1[r_c > r_r], margin mean (r_c − r_r).
@@ -469,6 +470,32 @@ template <alignkit::detail::data_argument PC, class PR, class RC, class RR, clas
 result loss(const PC& policy_chosen, const PR& policy_rejected, const RC& ref_chosen, const RR& ref_rejected,
             const options& opts = {}, const outputs<T>& out = {}, const pair_inputs<T>& extra = {}) {
   return loss(exec::seq, policy_chosen, policy_rejected, ref_chosen, ref_rejected, opts, out, extra);
+}
+
+/// WPO per-pair weights (arXiv:2406.11827 eq. 2, TRL `use_weighting`): ω_i = min(1, e^{c_i + r_i}),
+/// where c_i and r_i are the per-token means, over the chosen and the rejected response, of the
+/// adjusted token log-probs log p(y_t) − log Σ_v p(v)² (reduce_sequences gives the means from
+/// the caller's adjusted token log-probs). Writes `weights` [N] for `pair_inputs::weights` and
+/// returns their mean. Errors: shape_error.101 (lengths differ).
+template <exec::execution_policy Exec, class C, class R, class W>
+double wpo_weights(const Exec& policy, const C& chosen_means, const R& rejected_means, W&& weights) {
+  using namespace alignkit::detail;
+  const auto c = view_of(chosen_means);
+  const auto r = view_of(rejected_means);
+  const auto w = view_of(weights);
+  const char* f = "dpo::wpo_weights";
+  check_same_size(f, "rejected_means", r.extent(0), "chosen_means", c.extent(0));
+  check_same_size(f, "weights", w.extent(0), "chosen_means", c.extent(0));
+  using T = typename decltype(w)::value_type;
+  const auto rc = make_reader<T>(c), rr = make_reader<T>(r);
+  const auto out = make_writer<T>(w);
+  const auto s = map_reduce<T, 1>(policy, c.extent(0), [&](index_t i, auto tag) {
+    using V = typename decltype(tag)::type;
+    const V x = min_(exp_(rc.template load<V>(i) + rr.template load<V>(i)), V(1));
+    out.store(i, x);
+    return std::array<V, 1>{x};
+  });
+  return c.extent(0) ? s[0] / static_cast<double>(c.extent(0)) : 0.0;
 }
 
 /// Result plus owned per-pair outputs, for callers that do not bring buffers.

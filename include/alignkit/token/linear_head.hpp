@@ -170,13 +170,6 @@ result run(const Exec& policy, matrix_view<const T> hidden, matrix_view<const T>
   std::vector<softmax_stats> stats(static_cast<std::size_t>(rows));
   std::vector<double> label_z(static_cast<std::size_t>(rows));
 
-  // Runs f(k) for the rows k of a tile of `nc` columns, in parallel under the policy.
-  auto for_rows = [&](index_t nr, index_t nc, auto&& f) {
-    const auto pol = row_chunks(policy, nc);
-    for_each_chunk(pol, chunk_count(nr, pol.chunk), [&](index_t c) {
-      for (index_t k = c * pol.chunk; k < std::min(nr, (c + 1) * pol.chunk); ++k) f(k);
-    });
-  };
   auto label_of = [&](index_t i) { return static_cast<std::int64_t>(labels(i)); };
 
   result res;
@@ -190,7 +183,7 @@ result run(const Exec& policy, matrix_view<const T> hidden, matrix_view<const T>
       const index_t nc = std::min(cols, v - v0);
       const matrix_view<T> tile(tile_buf.data(), {nr, nc});
       gemm(hb, transposed(row_block(w, v0, nc)), tile, false);
-      for_rows(nr, nc, [&](index_t k) {
+      for_each_row(policy, nr, nc, [&](index_t k) {
         const auto y = label_of(r0 + k);
         if (y == opts.ignore_index) return;
         stats[static_cast<std::size_t>(k)] += scan_softmax<T>(tile.row(k), inv_t);
@@ -215,7 +208,7 @@ result run(const Exec& policy, matrix_view<const T> hidden, matrix_view<const T>
       const matrix_view<T> tile(tile_buf.data(), {nr, nc});
       const auto wc = row_block(w, v0, nc);
       if (recompute) gemm(hb, transposed(wc), tile, false);
-      for_rows(nr, nc, [&](index_t k) {
+      for_each_row(policy, nr, nc, [&](index_t k) {
         const index_t i = r0 + k;
         const auto y = label_of(i);
         const T a = up.d_logprobs.data_handle() ? static_cast<T>(up.d_logprobs(i)) : T(0);

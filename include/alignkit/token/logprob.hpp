@@ -99,7 +99,7 @@ struct softmax_stats {
 };
 
 /// Pass 1 over a rank-1 view of raw logits: the softmax statistics of z = x·inv_t. Vectorized
-/// per lane in blocks of four batches: one rescale per block, one exp per element.
+/// per lane in blocks of four batches: at most one rescale per block, one exp per element.
 template <class T, class Row>
 softmax_stats scan_softmax(const Row& row, T inv_t) {
   using B = batch_t<T>;
@@ -115,10 +115,12 @@ softmax_stats scan_softmax(const Row& row, T inv_t) {
       B bm = z[0];
       for (index_t q = 1; q < k; ++q) bm = xsimd::max(bm, z[q]);
       const B m_new = xsimd::max(m, bm);
-      const B d = m - m_new;  // ≤ 0
-      const B r = xsimd::exp(d);
-      t = r * xsimd::fma(d, s, t);
-      s = r * s;
+      if (xsimd::any(m_new > m)) {  // rescale only when a lane's max grows (rare after a few blocks)
+        const B d = m - m_new;      // ≤ 0
+        const B r = xsimd::exp(d);
+        t = r * xsimd::fma(d, s, t);
+        s = r * s;
+      }
       for (index_t q = 0; q < k; ++q) {
         const B u = z[q] - m_new;
         const B e = xsimd::exp(u);
@@ -191,6 +193,15 @@ template <class Exec>
 Exec row_chunks(Exec policy, index_t cols) {
   policy.chunk = std::max<index_t>(1, policy.chunk / std::max<index_t>(1, cols));
   return policy;
+}
+
+/// Calls f(i) for every row i in [0, rows) of `cols` elements, in parallel under the policy.
+template <class Exec, class F>
+void for_each_row(const Exec& policy, index_t rows, index_t cols, F&& f) {
+  const auto pol = row_chunks(policy, cols);
+  for_each_chunk(pol, chunk_count(rows, pol.chunk), [&](index_t c) {
+    for (index_t i = c * pol.chunk; i < std::min(rows, (c + 1) * pol.chunk); ++i) f(i);
+  });
 }
 
 }  // namespace detail

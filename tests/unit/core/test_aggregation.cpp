@@ -73,7 +73,7 @@ TEST_CASE("the weights reproduce verl agg_loss in every mode, empty rows include
   for (auto& v : x) v = d(g);
   for (index_t i = 0; i < B * T; ++i) m[static_cast<std::size_t>(i)] = (i / T == 2) ? 0 : (g() % 3 != 0);
   const auto mask = alignkit::as_matrix(m, B, T);
-  const alignkit::padded_rows rows{B, T};
+  const alignkit::detail::padded_layout rows{B, T};
   alignkit::local_reducer local;
   for (auto mode : all_modes) {
     CAPTURE(static_cast<int>(mode));
@@ -87,7 +87,7 @@ TEST_CASE("explicit denominators are used as given; missing ones are counted and
   const index_t B = 2, T = 3;
   const std::vector<int> m{1, 1, 0, 0, 0, 0};
   const auto mask = alignkit::as_matrix(m, B, T);
-  const alignkit::padded_rows rows{B, T};
+  const alignkit::detail::padded_layout rows{B, T};
   adding_reducer other{{5, 2}};
   auto w = alignkit::detail::make_token_weights("test", alignkit::exec::seq, aggregation::token_mean, {}, rows, mask, other);
   CHECK(w.scale == 1.0 / 7);
@@ -108,7 +108,7 @@ TEST_CASE("explicit denominators are used as given; missing ones are counted and
 
 TEST_CASE("an all-masked batch has zero weights (verl: 0/0)") {
   const std::vector<int> m(12, 0);
-  const alignkit::padded_rows rows{3, 4};
+  const alignkit::detail::padded_layout rows{3, 4};
   alignkit::local_reducer local;
   for (auto mode : {aggregation::token_mean, aggregation::seq_mean_token_sum, aggregation::seq_mean_token_mean}) {
     const auto w = alignkit::detail::make_token_weights("test", alignkit::exec::seq, mode, {}, rows,
@@ -126,7 +126,7 @@ TEST_CASE("mode names and bad denominators raise the documented errors") {
   const std::vector<int> m(4, 1);
   alignkit::local_reducer local;
   CHECK_THROWS_WITH_AS(alignkit::detail::make_token_weights("f", alignkit::exec::seq, aggregation::token_mean,
-                                                            {.tokens = -1.0}, alignkit::padded_rows{2, 2},
+                                                            {.tokens = -1.0}, alignkit::detail::padded_layout{2, 2},
                                                             alignkit::as_matrix(m, 2, 2), local),
                        "[alignkit.domain_error.202] f: global_denominators.tokens is -1, expected a value in [0, inf)",
                        alignkit::domain_error);

@@ -102,7 +102,7 @@ TEST_CASE("binary ECE, MCE, ece_pos and Brier against the definition") {
     correct[i] = (p[i] > 1.0 - p[i]) == (y[i] == 1);
     brier += (y[i] - p[i]) * (y[i] - p[i]) / static_cast<double>(n);
   }
-  for (index_t nb : {1, 7, 10, 15}) {
+  for (index_t nb : {1, 7, 10, 15, 40}) {  // 40 bins: the gather path of the SIMD binning
     CAPTURE(nb);
     const auto r = cal::evaluate(p, y, {.n_bins = nb});
     check_bins(r, naive(conf, correct, nb));
@@ -163,15 +163,39 @@ TEST_CASE_TEMPLATE("confidence exactly 1 goes in the last bin and exactly 0 in t
 
 TEST_CASE_TEMPLATE("values on a bin edge follow numpy's linspace edges in double and float", T, float, double) {
   // 0.3 < e_3 = 0.30000000000000004 (bin 2); 0.7 < e_7 = 0.7000000000000001 (bin 6); 0.2 = e_2 (bin 1).
-  const std::vector<T> p{T(0.3), T(0.7), T(0.2), T(0.5)};
-  const std::vector<int> y{1, 1, 0, 0};
-  const auto r = cal::evaluate(p, y, {.n_bins = 10});
-  CHECK(r.positive[2].weight == 1);
-  CHECK(r.positive[6].weight == 1);
-  CHECK(r.positive[1].weight == 1);
-  CHECK(r.positive[4].weight == 1);
-  CHECK(r.reliability[6].weight == 2);  // confidences 0.7 (= 1 − 0.3) and 0.7
-  CHECK(r.reliability[4].weight == 1);  // 0.5 predicts class 0 with confidence 0.5
+  // Repeated 300 times so that both the SIMD blocks and the scalar tail see them.
+  const std::vector<T> one{T(0.3), T(0.7), T(0.2), T(0.5)};
+  const std::vector<int> one_y{1, 1, 0, 0};
+  std::vector<T> p;
+  std::vector<int> y;
+  for (int r = 0; r < 300; ++r) {
+    p.insert(p.end(), one.begin(), one.end());
+    y.insert(y.end(), one_y.begin(), one_y.end());
+  }
+  for (index_t nb : {10, 40}) {
+    CAPTURE(nb);
+    // The definition: the number of edges i·(1/nb), rounded to T, strictly below the value.
+    const auto bin = [&](T c) {
+      std::size_t b = 0;
+      for (index_t i = 1; i < nb; ++i) b += c > static_cast<T>(static_cast<double>(i) * (1.0 / static_cast<double>(nb)));
+      return b;
+    };
+    const auto r = cal::evaluate(p, y, {.n_bins = nb});
+    std::vector<double> pos(static_cast<std::size_t>(nb)), top(static_cast<std::size_t>(nb));
+    for (T v : one) {
+      pos[bin(v)] += 300;
+      top[bin(std::max(v, T(1) - v))] += 300;
+    }
+    for (std::size_t b = 0; b < pos.size(); ++b) {
+      CHECK(r.positive[b].weight == pos[b]);
+      CHECK(r.reliability[b].weight == top[b]);
+    }
+    if (nb == 10) {
+      CHECK(pos[2] == 300);  // 0.3
+      CHECK(pos[1] == 300);  // 0.2
+      CHECK(top[6] == 600);  // 0.7 and 1 − 0.3
+    }
+  }
 }
 
 TEST_CASE("sample weights: integer weights equal repeated samples") {
@@ -383,7 +407,7 @@ TEST_CASE("bad input raises the documented errors") {
                        "binary probabilities of rank 1",
                        alignkit::shape_error);
   CHECK_THROWS_WITH_AS(cal::accumulator({.n_bins = 0}),
-                       "[alignkit.domain_error.202] calibration::accumulator: n_bins is 0, expected a value in [1, 1000000000]",
+                       "[alignkit.domain_error.202] calibration::accumulator: n_bins is 0, expected a value in [1, 1000000]",
                        alignkit::domain_error);
   CHECK_THROWS_WITH_AS(cal::adaptive_ece(p, y),
                        "[alignkit.domain_error.250] calibration::adaptive_ece: probs[1] is 1.5, expected a probability in [0, 1]",

@@ -38,8 +38,8 @@ batch_t sampled_pairs(std::size_t n, std::uint64_t seed, bool soft) {
 }
 
 Eigen::VectorXd gold_weights() {
-  Eigen::VectorXd w(6);
-  w << 2.0, -1.0, -3.0, 0.5, -1.0, -0.3;
+  Eigen::VectorXd w(toy::n_features);
+  w << 2.0, -1.0, -3.0, 0.5, -1.0, -0.5, -1.0;
   return w;
 }
 
@@ -57,7 +57,7 @@ TEST_CASE("the gold reward is the linear model with the gold weights") {
 
 TEST_CASE("hard labels: the step's loss and metrics are the Bradley–Terry kernel's") {
   const auto b = sampled_pairs(64, 1, false);
-  toy::linear_reward_model rm(Eigen::VectorXd::LinSpaced(6, -1.0, 1.0));
+  toy::linear_reward_model rm(Eigen::VectorXd::LinSpaced(toy::n_features, -1.0, 1.0));
   const auto s = pl::score_pairs(rm, b);
   const auto expected = alignkit::bradley_terry::loss(s.chosen, s.rejected);
   const auto got = pl::reward_model_step(rm, b);
@@ -69,7 +69,7 @@ TEST_CASE("hard labels: the step's loss and metrics are the Bradley–Terry kern
 
 TEST_CASE("soft labels: loss is the label cross-entropy and the gradient matches finite differences") {
   const auto b = sampled_pairs(40, 2, true);
-  const Eigen::VectorXd w0 = Eigen::VectorXd::LinSpaced(6, 0.5, -0.5);
+  const Eigen::VectorXd w0 = Eigen::VectorXd::LinSpaced(toy::n_features, 0.5, -0.5);
   const auto loss_at = [&](const Eigen::VectorXd& w) {
     toy::linear_reward_model rm(w);
     const auto s = pl::score_pairs(rm, b);
@@ -86,7 +86,7 @@ TEST_CASE("soft labels: loss is the label cross-entropy and the gradient matches
   // The gradient the model accumulated: recover it from one plain SGD step of size 1.
   rm.apply(1.0);
   const Eigen::VectorXd grad = w0 - rm.weights();
-  for (Eigen::Index k = 0; k < 6; ++k) {
+  for (Eigen::Index k = 0; k < toy::n_features; ++k) {
     Eigen::VectorXd hi = w0, lo = w0;
     hi(k) += 1e-6;
     lo(k) -= 1e-6;

@@ -258,6 +258,46 @@ TEST_CASE("REINFORCE++ and ReMax follow their recursions") {
   }
 }
 
+TEST_CASE_TEMPLATE("padded and packed layouts give bitwise identical results", T, float, double) {
+  const auto b = random_batch(6);
+  const std::vector<T> r(b.r.begin(), b.r.end());
+  // Pack each row's valid prefix (the rows of random_batch are right-padded).
+  std::vector<T> pr;
+  std::vector<int> pm;
+  std::vector<std::int64_t> offsets{0};
+  std::vector<std::size_t> where;  // padded position of each packed token
+  for (std::size_t k = 0; k < r.size(); ++k)
+    if (b.m[k]) {
+      pr.push_back(r[k]);
+      pm.push_back(1);
+      where.push_back(k);
+      if (k % 7 == 6 || !b.m[k + 1]) offsets.push_back(static_cast<std::int64_t>(pr.size()));
+    }
+  REQUIRE(offsets.size() == 11);
+  auto same = [&](const std::vector<T>& padded, const std::vector<T>& packed) {
+    for (std::size_t j = 0; j < packed.size(); ++j) CHECK(packed[j] == padded[where[j]]);
+  };
+  // The scores of group_relative sum every position, so the padded rewards must be 0 off the mask.
+  std::vector<T> r0(r);
+  for (std::size_t k = 0; k < r0.size(); ++k) r0[k] *= static_cast<T>(b.m[k]);
+  for (const auto& o : all_options) {
+    std::vector<T> padded(r.size()), packed(pr.size());
+    adv::group_relative(as_matrix(r0, 10, 7), as_matrix(b.m, 10, 7), adv::by_id(b.ids, 4), o, as_matrix(padded, 10, 7));
+    adv::group_relative(pr, pm, offsets, adv::by_id(b.ids, 4), o, packed);
+    same(padded, packed);
+  }
+  std::vector<T> a(r.size()), g(r.size()), pa(pr.size()), pg(pr.size());
+  adv::reinforce_pp(as_matrix(r, 10, 7), as_matrix(b.m, 10, 7), 0.9, adv::outputs<T>{as_matrix(a, 10, 7), as_matrix(g, 10, 7)});
+  adv::reinforce_pp(pr, pm, offsets, 0.9, adv::outputs<T, 1>{alignkit::view_of(pa), alignkit::view_of(pg)});
+  same(a, pa);
+  same(g, pg);
+  const std::vector<T> base{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  adv::remax(as_matrix(r, 10, 7), base, as_matrix(b.m, 10, 7), adv::outputs<T>{as_matrix(a, 10, 7), as_matrix(g, 10, 7)});
+  adv::remax(pr, base, pm, offsets, adv::outputs<T, 1>{alignkit::view_of(pa), alignkit::view_of(pg)});
+  same(a, pa);
+  same(g, pg);
+}
+
 TEST_CASE("errors") {
   const std::vector<double> s{1, 2, 3, 4};
   std::vector<double> out(4);
@@ -309,4 +349,15 @@ TEST_CASE("errors") {
                                   adv::outputs<double>{}),
                        "[alignkit.shape_error.101] advantages::remax: baselines has 1 elements, sequences has 2",
                        alignkit::shape_error);
+  const std::vector<double> tokens(5, 1.0);
+  const std::vector<int> ones(5, 1);
+  std::vector<double> o5(5);
+  CHECK_THROWS_WITH_AS(adv::group_relative(tokens, ones, std::vector<int>{0, 3, 2, 5}, adv::group_size{1}, {}, o5),
+                       "[alignkit.domain_error.204] advantages::group_relative: offsets[2] is 2, less than "
+                       "offsets[1] = 3; offsets must be non-decreasing",
+                       alignkit::domain_error);
+  CHECK_THROWS_WITH_AS(adv::reinforce_pp(tokens, ones, std::vector<int>{0, 6}, 1.0, adv::outputs<double, 1>{}),
+                       "[alignkit.domain_error.204] advantages::reinforce_pp: offsets end at 6, expected the token "
+                       "count 5",
+                       alignkit::domain_error);
 }

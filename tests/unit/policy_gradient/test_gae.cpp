@@ -96,7 +96,8 @@ packed pack(const batch& b) {
 TEST_CASE("both masking conventions follow their recursions, including masked positions") {
   const auto b = random_batch(9, 17, 1);
   for (auto mode : {gae::masking::skip, gae::masking::zero}) {
-    for (auto [gamma, lam] : {std::pair{1.0, 1.0}, {0.99, 0.95}, {0.9, 0.0}, {0.0, 0.5}}) {
+    for (const auto& params : {std::pair{1.0, 1.0}, {0.99, 0.95}, {0.9, 0.0}, {0.0, 0.5}}) {
+      const double gamma = params.first, lam = params.second;
       CAPTURE(gamma);
       CAPTURE(lam);
       std::vector<double> wa, wr;

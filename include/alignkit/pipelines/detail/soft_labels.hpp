@@ -22,21 +22,20 @@ struct soft_pairwise_result {
   std::vector<double> grad_chosen, grad_rejected;
 };
 
-/// `kernel(a, b, outputs)` returns a result with `.loss` and writes per-pair `losses`,
-/// `grad_chosen` (∂/∂a) and `grad_rejected` (∂/∂b). Per-pair losses must be unscaled, and
-/// every pair-independent term of the loss symmetric in (a, b), which holds for the
-/// Bradley–Terry and DPO losses. `denominator` is the D the kernel divides by.
+/// `kernel(swapped, losses, grad_a, grad_b)` runs the pairwise kernel on (a, b), or on (b, a)
+/// when `swapped`, writing unscaled per-pair losses and the gradients with respect to a and b
+/// (views of n doubles), and returns its result (with `.loss`). Every pair-independent term of
+/// the loss must be symmetric in (a, b), as in the Bradley–Terry and DPO losses. `denominator`
+/// is the D the kernel divides by.
 template <class Result, class Kernel>
-soft_pairwise_result<Result> soft_pairwise(const Kernel& kernel, const std::vector<double>& a,
-                                           const std::vector<double>& b, std::span<const double> p,
+soft_pairwise_result<Result> soft_pairwise(const Kernel& kernel, std::size_t n, std::span<const double> p,
                                            double denominator) {
-  const std::size_t n = a.size();
   soft_pairwise_result<Result> r{{}, std::vector<double>(n), std::vector<double>(n)};
   std::vector<double> l1(n);
-  r.metrics = kernel(a, b, {view_of(l1), view_of(r.grad_chosen), view_of(r.grad_rejected)});
+  r.metrics = kernel(false, view_of(l1), view_of(r.grad_chosen), view_of(r.grad_rejected));
   if (p.empty()) return r;
   std::vector<double> l2(n), g2a(n), g2b(n);
-  kernel(b, a, {view_of(l2), view_of(g2b), view_of(g2a)});
+  kernel(true, view_of(l2), view_of(g2a), view_of(g2b));
   // loss = common + Σ ℓ1 / D; the mixed loss replaces Σ ℓ1 by Σ (p ℓ1 + (1 − p) ℓ2).
   double s1 = 0, mixed = 0;
   for (std::size_t i = 0; i < n; ++i) {

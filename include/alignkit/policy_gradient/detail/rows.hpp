@@ -16,6 +16,7 @@
 #include "../../core/check.hpp"
 #include "../../core/elementwise.hpp"
 #include "../../core/execution.hpp"
+#include "../../core/sequences.hpp"
 #include "../../core/view.hpp"
 
 ALIGNKIT_BEGIN_NAMESPACE
@@ -50,6 +51,39 @@ struct split_rows {
   index_t count() const noexcept { return (v.extent(0) + piece - 1) / piece; }
   auto operator()(index_t b) const noexcept {
     return v.subview(b * piece, std::min(piece, v.extent(0) - b * piece));
+  }
+};
+
+/// Padded layout: every `[B, T]` argument is cut into its rows.
+struct padded_layout {
+  template <class View>
+  padded_rows<View> operator()(const View& v) const noexcept {
+    return {v};
+  }
+  template <class View>
+  index_t count(const View& tokens) const noexcept {
+    return tokens.extent(0);
+  }
+  template <class View>
+  void check(std::string_view, const View&) const noexcept {}
+};
+
+/// Packed layout: every `[N]` argument is cut by the same CSR offsets.
+template <class Offsets>
+struct packed_layout {
+  Offsets offsets;
+  template <class View>
+  packed_rows<View, Offsets> operator()(const View& v) const noexcept {
+    return {v, offsets};
+  }
+  template <class View>
+  index_t count(const View&) const noexcept {
+    return offsets.extent(0) - 1;
+  }
+  /// [shape_error.104, domain_error.204] the offsets must cut the N tokens.
+  template <class View>
+  void check(std::string_view fn, const View& tokens) const {
+    check_offsets(fn, offsets, tokens.extent(0));
   }
 };
 
