@@ -319,7 +319,7 @@ template <exec::execution_policy Exec, matrix_like Rw, matrix_like M, class Grou
           reducer Red = local_reducer>
 result group_relative(const Exec& policy, const Rw& token_rewards, const M& mask, const Groups& groups,
                       const options& opts, Out&& out, Red&& reducer = {}) {
-  return alignkit::detail::group_relative_run(policy, alignkit::detail::padded_layout{}, view_of(token_rewards),
+  return alignkit::detail::group_relative_run(policy, alignkit::detail::padded_split{}, view_of(token_rewards),
                                               view_of(mask), view_of(out), groups, opts, reducer,
                                               "advantages::group_relative");
 }
@@ -334,7 +334,7 @@ template <exec::execution_policy Exec, vector_like Rw, vector_like M, vector_lik
 result group_relative(const Exec& policy, const Rw& token_rewards, const M& mask, const O& offsets,
                       const Groups& groups, const options& opts, Out&& out, Red&& reducer = {}) {
   const auto ov = view_of(offsets);
-  return alignkit::detail::group_relative_run(policy, alignkit::detail::packed_layout<decltype(ov)>{ov},
+  return alignkit::detail::group_relative_run(policy, alignkit::detail::packed_split<decltype(ov)>{ov},
                                               view_of(token_rewards), view_of(mask), view_of(out), groups, opts,
                                               reducer, "advantages::group_relative");
 }
@@ -391,7 +391,7 @@ template <exec::execution_policy Exec, matrix_like Rw, matrix_like M, class T = 
           reducer Red = local_reducer>
 whitening::moments reinforce_pp(const Exec& policy, const Rw& token_rewards, const M& mask, double gamma,
                                 const outputs<T, 2>& out, Red&& reducer = {}) {
-  return alignkit::detail::reinforce_pp_run(policy, alignkit::detail::padded_layout{}, view_of(token_rewards),
+  return alignkit::detail::reinforce_pp_run(policy, alignkit::detail::padded_split{}, view_of(token_rewards),
                                             view_of(mask), out.advantages, out.returns, gamma, reducer,
                                             "advantages::reinforce_pp");
 }
@@ -403,7 +403,7 @@ template <exec::execution_policy Exec, vector_like Rw, vector_like M, vector_lik
 whitening::moments reinforce_pp(const Exec& policy, const Rw& token_rewards, const M& mask, const O& offsets,
                                 double gamma, const outputs<T, 1>& out, Red&& reducer = {}) {
   const auto ov = view_of(offsets);
-  return alignkit::detail::reinforce_pp_run(policy, alignkit::detail::packed_layout<decltype(ov)>{ov},
+  return alignkit::detail::reinforce_pp_run(policy, alignkit::detail::packed_split<decltype(ov)>{ov},
                                             view_of(token_rewards), view_of(mask), out.advantages, out.returns, gamma,
                                             reducer, "advantages::reinforce_pp");
 }
@@ -413,7 +413,7 @@ whitening::moments reinforce_pp(const Exec& policy, const Rw& token_rewards, con
 template <exec::execution_policy Exec, matrix_like Rw, vector_like Bl, matrix_like M,
           class T = alignkit::detail::compute_t<Rw>>
 void remax(const Exec& policy, const Rw& token_rewards, const Bl& baselines, const M& mask, const outputs<T, 2>& out) {
-  alignkit::detail::remax_run(policy, alignkit::detail::padded_layout{}, view_of(token_rewards), view_of(baselines),
+  alignkit::detail::remax_run(policy, alignkit::detail::padded_split{}, view_of(token_rewards), view_of(baselines),
                               view_of(mask), out.advantages, out.returns, "advantages::remax");
 }
 
@@ -424,7 +424,7 @@ template <exec::execution_policy Exec, vector_like Rw, vector_like Bl, vector_li
 void remax(const Exec& policy, const Rw& token_rewards, const Bl& baselines, const M& mask, const O& offsets,
            const outputs<T, 1>& out) {
   const auto ov = view_of(offsets);
-  alignkit::detail::remax_run(policy, alignkit::detail::packed_layout<decltype(ov)>{ov}, view_of(token_rewards),
+  alignkit::detail::remax_run(policy, alignkit::detail::packed_split<decltype(ov)>{ov}, view_of(token_rewards),
                               view_of(baselines), view_of(mask), out.advantages, out.returns, "advantages::remax");
 }
 

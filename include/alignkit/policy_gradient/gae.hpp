@@ -162,7 +162,7 @@ template <exec::execution_policy Exec, matrix_like Rw, matrix_like V, matrix_lik
           class T = alignkit::detail::compute_t<Rw>, reducer Red = local_reducer>
 result compute(const Exec& policy, const Rw& rewards, const V& values, const M& mask, const options& opts = {},
                const outputs<T, 2>& out = {}, Red&& reducer = {}) {
-  return alignkit::detail::gae_run(policy, alignkit::detail::padded_layout{}, view_of(rewards), view_of(values),
+  return alignkit::detail::gae_run(policy, alignkit::detail::padded_split{}, view_of(rewards), view_of(values),
                                    view_of(mask), out.advantages, out.returns, opts, reducer, "gae::compute");
 }
 
@@ -176,7 +176,7 @@ template <exec::execution_policy Exec, vector_like Rw, vector_like V, vector_lik
 result compute(const Exec& policy, const Rw& rewards, const V& values, const M& mask, const O& offsets,
                const options& opts = {}, const outputs<T, 1>& out = {}, Red&& reducer = {}) {
   const auto ov = view_of(offsets);
-  return alignkit::detail::gae_run(policy, alignkit::detail::packed_layout<decltype(ov)>{ov}, view_of(rewards),
+  return alignkit::detail::gae_run(policy, alignkit::detail::packed_split<decltype(ov)>{ov}, view_of(rewards),
                                    view_of(values), view_of(mask), out.advantages, out.returns, opts, reducer,
                                    "gae::compute");
 }

@@ -5,7 +5,8 @@
 /// (πc, πr) and the reference (ρc, ρr). With optional token counts n_c, n_r (max(n, 1), as TRL)
 ///   a = (πc − ρc)/n_c,  b = (πr − ρr)/n_r      (ρ dropped when reference_free, except where noted)
 ///   h = a − b;  f-divergence (arXiv:2309.16240): js  h ← h − (softplus(a) − softplus(b));
-///   alpha  h ← (e^{−αb} − e^{−αa})/α  (forward_kl: α = 1; exponent capped so h² stays finite)
+///   alpha  h ← (e^{−αb} − e^{−αa})/α  (forward_kl: α = 1; exponent capped so h² stays finite;
+///          α as in the paper and TRL's standalone dpo_loss; TRL HEAD's coefficient is 1 − α)
 /// Loss ℓ_i per type (z = βh, ε = label_smoothing, ls = log σ, A, B = a, b with the reference):
 ///   sigmoid       −(1−ε)·ls(z) − ε·ls(−z)                       DPO arXiv:2305.18290, cDPO
 ///   robust        (−(1−ε)·ls(z) + ε·ls(−z))/(1−2ε)               rDPO arXiv:2403.00409
@@ -19,7 +20,8 @@
 ///   apo_zero      (1 − σ(βa)) + σ(βb)                             APO arXiv:2408.06266
 ///   apo_down      σ(βa) + (1 − σ(β(a − b)))
 ///   discopop      −ls(z)(1 − μ) + e^{−z}μ,  μ = σ(z/τ)              DiscoPOP arXiv:2406.08414
-///   bco_pair      −ls(βA − δ) − ls(−(βB − δ)),  δ = running mean of the batch-mean reward (BCO arXiv:2404.04656)
+///   bco_pair      −ls(βA − δ) − ls(−(βB − δ)),  δ = running mean of the batch-mean reward, or 0
+///                 without a baseline state (BCO arXiv:2404.04656)
 ///   sigmoid_norm  sigmoid on token-normalized a, b (token counts required; TRL HEAD)
 /// A weighted combination Σ_k w_k·ℓ_k of per-pair types (TRL `loss_weights`) is computed in the
 /// same pass; per-pair weights ω_i (WPO arXiv:2406.11827, detached; see `wpo_weights`) scale ℓ_i
@@ -28,8 +30,9 @@
 /// Metrics as TRL logs them, always with the reference: chosen/rejected reward β(πc−ρc), β(πr−ρr)
 /// (means), accuracy mean 1[r_c > r_r], margin mean (r_c − r_r).
 /// Parity: TRL `DPOTrainer.dpo_loss` (huggingface/trl@a68fb89, op `dpo`); sigmoid_norm, the
-/// token-normalized ipo and loss_weights as TRL HEAD `_compute_loss`; bco_pair's baseline as TRL
-/// `RunningMoments` (kept in double where TRL rounds the batch mean to float32). The alpha
+/// token-normalized ipo, loss_weights and δ = 0 for bco_pair as TRL HEAD `_compute_loss`
+/// (trl@f2cd577); bco_pair's baseline as TRL `RunningMoments` (kept in double where TRL rounds the
+/// batch mean to float32); WPO weights clamped at 1 as the standalone dpo_loss (HEAD: unclamped). The alpha
 /// exponent is capped at ½·log(max T) (TRL: log(max T), where h² already overflows).
 /// Every term uses softplus / log-sigmoid forms: finite for log-ratio differences of ±500 and more.
 #pragma once
@@ -62,7 +65,7 @@ struct weighted_loss {
 };
 
 /// Running mean of the batch-mean implicit reward: the baseline δ of bco_pair, carried by the
-/// caller across steps (TRL `RunningMoments`; a fresh state gives δ = this batch's mean).
+/// caller across steps (TRL `RunningMoments` in the standalone `dpo_loss`; TRL HEAD uses δ = 0).
 struct reward_baseline {
   double mean = 0;
   double count = 0;
@@ -78,7 +81,7 @@ struct options {
   f_divergence divergence = f_divergence::reverse_kl;
   double alpha = 1.0;                         ///< α > 0 of the alpha divergence (TRL default 1)
   double discopop_tau = 0.05;                 ///< τ > 0
-  reward_baseline* baseline = nullptr;        ///< bco_pair state, updated in place (null: fresh)
+  reward_baseline* baseline = nullptr;        ///< bco_pair state, updated in place (null: δ = 0)
   std::optional<double> total_pairs;          ///< D; default: the number of pairs of this call
   bool check_finite = false;                  ///< raise domain_error.201 on a non-finite input
 };
@@ -308,10 +311,11 @@ result sorted(loss_type type, const PC& pc, const PR& pr, const RC& rc, const RR
   return {loss_sum / denom, chosen_sum / nd, rejected_sum / nd, wins / nd, (chosen_sum - rejected_sum) / nd, n};
 }
 
-/// bco_pair's δ: folds this batch's mean reward β·mean(A ∪ B) into the running baseline.
+/// bco_pair's δ: folds this batch's mean reward β·mean(A ∪ B) into the caller's running baseline
+/// (one extra pass over the inputs) and returns the updated mean.
 template <class T, class Exec, class PC, class PR, class RC, class RR>
 T bco_delta(const Exec& policy, const PC& pc, const PR& pr, const RC& rc, const RR& rr, double beta,
-            reward_baseline* state) {
+            reward_baseline& state) {
   using namespace alignkit::detail;
   const auto r_pc = make_reader<T>(pc), r_pr = make_reader<T>(pr), r_rc = make_reader<T>(rc), r_rr = make_reader<T>(rr);
   const auto s = map_reduce<T, 1>(policy, pc.extent(0), [&](index_t i, auto tag) {
@@ -320,11 +324,9 @@ T bco_delta(const Exec& policy, const PC& pc, const PR& pr, const RC& rc, const 
                             (r_pr.template load<V>(i) - r_rr.template load<V>(i))};
   });
   const double batch_mean = beta * s[0] / (2.0 * static_cast<double>(pc.extent(0)));
-  reward_baseline fresh;
-  reward_baseline& b = state ? *state : fresh;
-  b.count += 1;
-  b.mean += (batch_mean - b.mean) / b.count;
-  return static_cast<T>(b.mean);
+  state.count += 1;
+  state.mean += (batch_mean - state.mean) / state.count;
+  return static_cast<T>(state.mean);
 }
 
 /// Calls f(integral_constant<loss_type, L>, integral_constant<f_divergence, F>) for the runtime
@@ -400,8 +402,8 @@ result run(const Exec& policy, const PC& pc, const PR& pr, const RC& rc, const R
                           " sorts the batch and takes no per-pair weights or token counts");
     return sorted<T>(o.loss, pc, pr, rc, rr, p, denom, out);
   }
-  if (std::any_of(terms.begin(), terms.end(), [](auto t) { return t.type == loss_type::bco_pair; }))
-    p.bco_delta = bco_delta<T>(policy, pc, pr, rc, rr, o.beta, o.baseline);
+  if (o.baseline && std::any_of(terms.begin(), terms.end(), [](auto t) { return t.type == loss_type::bco_pair; }))
+    p.bco_delta = bco_delta<T>(policy, pc, pr, rc, rr, o.beta, *o.baseline);
 
   const bool free = o.reference_free;
   if (o.combination.empty()) {
@@ -450,8 +452,8 @@ result run(const Exec& policy, const PC& pc, const PR& pr, const RC& rc, const R
 
 }  // namespace detail
 
-/// Fused DPO loss over N pairs: writes the requested `out` views in one pass (two for bco_pair,
-/// which first needs the batch-mean reward) and returns the loss and metrics. aot and
+/// Fused DPO loss over N pairs: writes the requested `out` views in one pass (two for bco_pair
+/// with a baseline state, which first needs the batch-mean reward) and returns the loss and metrics. aot and
 /// aot_unpaired sort the batch: they allocate 2N indices and run on the calling thread.
 /// Errors: shape_error.101 (lengths differ), shape_error.102 (N = 0), shape_error.110
 /// (sigmoid_norm without token counts), domain_error.201 (non-finite input under check_finite),

@@ -166,11 +166,7 @@ TEST_CASE("every loss type: value against the naive formula and four gradients b
         }
         const dpo::options o{.beta = 0.3, .loss = type, .label_smoothing = eps, .reference_free = free};
         const auto e = run(y, o);
-        double delta = 0;
-        if (type == loss_type::bco_pair) {
-          for (std::size_t i = 0; i < n; ++i) delta += o.beta * ((y.pc[i] - y.rc[i]) + (y.pr[i] - y.rr[i]));
-          delta /= 2.0 * n;
-        }
+        const double delta = 0;  // bco_pair without a baseline state (TRL HEAD)
         CHECK(e.metrics.loss == doctest::Approx(naive_loss(y, o, delta)).epsilon(1e-12));
         double sum = 0;
         for (double l : e.losses) sum += l;
@@ -262,8 +258,11 @@ TEST_CASE("bco_pair carries its running reward baseline across calls") {
     for (std::size_t i = 0; i < n; ++i) s += o.beta * ((x.pc[i] - x.rc[i]) + (x.pr[i] - x.rr[i]));
     return s / (2.0 * n);
   };
-  run(x1, o);
+  const dpo::options stateless{.beta = 0.2, .loss = loss_type::bco_pair};
+  CHECK(run(x1, stateless).metrics.loss == doctest::Approx(naive_loss(x1, stateless, 0.0)).epsilon(1e-12));
+  const auto e1 = run(x1, o);
   CHECK(state.count == 1);
+  CHECK(e1.metrics.loss == doctest::Approx(naive_loss(x1, o, batch_mean(x1))).epsilon(1e-12));
   CHECK(state.mean == doctest::Approx(batch_mean(x1)).epsilon(1e-14));
   const auto e2 = run(x2, o);
   const double delta = (batch_mean(x1) + batch_mean(x2)) / 2;
@@ -352,15 +351,20 @@ TEST_CASE("exec::par on 2 threads is bitwise equal to exec::seq") {
       CAPTURE(dpo::name(type));
       const dpo::options o{.loss = type, .combination = combined ? std::span<const dpo::weighted_loss>(mix)
                                                                    : std::span<const dpo::weighted_loss>{}};
-      const dpo::pair_inputs<float> extra{{}, view_of(pc), view_of(pr)};  // any positive counts do
+      const dpo::pair_inputs<float> extra{{}, view_of(pc), view_of(pr)};  // counts below 1 count as 1
       const auto ex = type == loss_type::sigmoid_norm ? extra : dpo::pair_inputs<float>{};
       std::vector<std::vector<float>> s(7, std::vector<float>(n)), p(7, std::vector<float>(n));
       auto outs = [](std::vector<std::vector<float>>& v) {
         return dpo::outputs<float>{view_of(v[0]), view_of(v[1]), view_of(v[2]), view_of(v[3]),
                                    view_of(v[4]), view_of(v[5]), view_of(v[6])};
       };
-      const auto rs = dpo::loss(alignkit::exec::seq, pc, pr, rc, rr, o, outs(s), ex);
-      const auto rp = dpo::loss(alignkit::exec::par.with(2), pc, pr, rc, rr, o, outs(p), ex);
+      dpo::reward_baseline base_s{0.3, 2}, base_p{0.3, 2};  // bco_pair's extra pass runs too
+      dpo::options os = o, op = o;
+      os.baseline = &base_s;
+      op.baseline = &base_p;
+      const auto rs = dpo::loss(alignkit::exec::seq, pc, pr, rc, rr, os, outs(s), ex);
+      const auto rp = dpo::loss(alignkit::exec::par.with(2), pc, pr, rc, rr, op, outs(p), ex);
+      CHECK(base_s.mean == base_p.mean);
       CHECK(rs.loss == rp.loss);
       CHECK(rs.chosen_reward == rp.chosen_reward);
       CHECK(rs.accuracy == rp.accuracy);

@@ -55,7 +55,7 @@ struct split_rows {
 };
 
 /// Padded layout: every `[B, T]` argument is cut into its rows.
-struct padded_layout {
+struct padded_split {
   template <class View>
   padded_rows<View> operator()(const View& v) const noexcept {
     return {v};
@@ -70,7 +70,7 @@ struct padded_layout {
 
 /// Packed layout: every `[N]` argument is cut by the same CSR offsets.
 template <class Offsets>
-struct packed_layout {
+struct packed_split {
   Offsets offsets;
   template <class View>
   packed_rows<View, Offsets> operator()(const View& v) const noexcept {
