@@ -6,7 +6,7 @@
 # Environment (defaults are the full measured run):
 #   BENCH_MIN_TIME=0.5      seconds per benchmark repetition (Google benchmark)
 #   BENCH_REPETITIONS=3     repetitions; the tables use the median
-#   BENCH_FILTER=.          regex of benchmark names to run
+#   BENCH_FILTER=.          regex of benchmark names to run (a leading - excludes)
 #   PEER_SCALE=1            --scale of the peer (0.05 for a quick check; the table then has no peer)
 #   PEER_WORKLOADS=all      --workload of the peer
 #   PEER=0                  skip the peer
@@ -35,6 +35,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
   --benchmark_min_time="$min_time" --benchmark_min_warmup_time=0.1 \
   --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
   --benchmark_out="$tmp/alignkit.json" --benchmark_out_format=json
+[ -s "$tmp/alignkit.json" ] || { echo "alignkit_bench wrote no results (BENCH_FILTER='$filter')"; exit 1; }
 
 peer_args=()
 peer_note="not run"
