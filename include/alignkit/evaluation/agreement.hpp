@@ -28,6 +28,7 @@
 #include <cmath>
 #include <limits>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "../core/check.hpp"
@@ -137,12 +138,13 @@ fleiss_result fleiss_kappa(const Exec& policy, const Table& table, chance method
   for (index_t j = 0; j < k; ++j) n += static_cast<double>(x(0, j));
   // Sums: [column totals K][Σ x²].
   std::vector<double> scratch, sums(static_cast<std::size_t>(k + 1), 0.0);
+  constexpr bool integral = std::is_integral_v<std::remove_cv_t<typename decltype(x)::value_type>>;
   const bool ok = binned_pass(policy, n_items, k + 1, scratch, sums, [&](index_t i, double* acc) {
     double total = 0, sq = 0;
     bool valid = true;
     for (index_t j = 0; j < k; ++j) {
       const double v = static_cast<double>(x(i, j));
-      valid &= v >= 0 && v == std::floor(v);
+      if constexpr (integral) valid &= v >= 0; else valid &= v >= 0 && v == std::floor(v);
       acc[j] += v;
       total += v;
       sq += v * v;

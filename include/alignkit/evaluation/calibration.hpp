@@ -106,7 +106,11 @@ inline void add_to_bin(double* bins, index_t b, double w, double c, double a) {
   t[2] += w * a;
 }
 
-inline bool valid_weight(double w) { return w >= 0 && w < HUGE_VAL; }
+/// A weight must be ≥ 0 and finite in the compute type T (checked without converting).
+template <class T>
+bool valid_weight(double w) {
+  return w >= 0 && w <= static_cast<double>(std::numeric_limits<T>::max());
+}
 
 /// Reads weight i, or 1 without weights.
 template <class WV>
@@ -171,32 +175,33 @@ index_t label_at(const LV& labels, index_t i, index_t k) {
   return (y >= 0 && y < static_cast<double>(k) && y == std::floor(y)) ? static_cast<index_t>(y) : -1;
 }
 
-/// Reports the first invalid sample in input order (after a pass flagged one).
-template <class PV, class LV, class WV>
+/// Reports the first invalid sample in input order, after a pass flagged one; each test is the
+/// pass's own, in the compute type T (row sums from `stats_of<T>`, weights rounded to T).
+template <class T, class PV, class LV, class WV>
 [[noreturn]] void raise_first_invalid(const char* fn, const PV& p, const LV& labels, const WV* w, double tol) {
   const index_t n = p.extent(0);
   for (index_t i = 0; i < n; ++i) {
     index_t k = 2;
     if constexpr (PV::rank() == 1) {
-      const double v = static_cast<double>(p(i));
-      if (!(v >= 0 && v <= 1))
-        raise<domain_error>(250, fn, ": probs[", i, "] is ", v, ", expected a probability in [0, 1]");
+      const T v = static_cast<T>(p(i));
+      if (!(v >= T(0) && v <= T(1)))
+        raise<domain_error>(250, fn, ": probs[", i, "] is ", static_cast<double>(p(i)), ", expected a probability in [0, 1]");
     } else {
       k = p.extent(1);
-      double s = 0;
       for (index_t j = 0; j < k; ++j) {
-        const double v = static_cast<double>(p(i, j));
-        if (!(v >= 0 && v <= 1))
-          raise<domain_error>(250, fn, ": probs[", i, ", ", j, "] is ", v, ", expected a probability in [0, 1]");
-        s += v;
+        const T v = static_cast<T>(p(i, j));
+        if (!(v >= T(0) && v <= T(1)))
+          raise<domain_error>(250, fn, ": probs[", i, ", ", j, "] is ", static_cast<double>(p(i, j)),
+                              ", expected a probability in [0, 1]");
       }
-      if (!(std::abs(s - 1) <= tol))
-        raise<domain_error>(251, fn, ": probs row ", i, " sums to ", s, ", expected 1 within ", tol);
+      const T s = stats_of<T>(p.row(i), k).sum;
+      if (!(std::abs(s - T(1)) <= static_cast<T>(tol)))
+        raise<domain_error>(251, fn, ": probs row ", i, " sums to ", static_cast<double>(s), ", expected 1 within ", tol);
     }
     if (label_at(labels, i, k) < 0)
       raise<domain_error>(252, fn, ": labels[", i, "] is ", static_cast<double>(labels(i)),
                           ", expected an integer in [0, ", k - 1, "]");
-    if (!valid_weight(weight_at(w, i)))
+    if (!valid_weight<T>(weight_at(w, i)))
       raise<domain_error>(253, fn, ": weights[", i, "] is ", weight_at(w, i), ", expected a finite value >= 0");
   }
   ALIGNKIT_ASSERT(false);  // the pass flagged a sample that the scan accepts
@@ -244,6 +249,9 @@ bool binary_chunk(const PV& p, const LV& labels, const WV* w, index_t begin, ind
   B sq_sum(T(0)), sq_comp(T(0));  // compensated (Kahan) sum of the Brier terms
   index_t i = begin;
   for (; i + block <= end; i += block) {
+    if (w)  // weights are checked in double before they are read as T
+      for (index_t j = 0; j < block; ++j)
+        if (!valid_weight<T>(weight_at(w, i + j))) return false;
     for (index_t j = 0; j < block; j += W) {
       const B pi = rp.template load<B>(i + j), y = ry.template load<B>(i + j);
       const B wi = w ? make_reader<T>(*w).template load<B>(i + j) : B(T(1));
@@ -269,6 +277,7 @@ bool binary_chunk(const PV& p, const LV& labels, const WV* w, index_t begin, ind
   sq_comp.store_aligned(cmp);
   for (index_t l = 0; l < W; ++l) acc[6 * nb] += static_cast<double>(s[l]) - static_cast<double>(cmp[l]);
   for (; i < end; ++i) {
+    if (!valid_weight<T>(weight_at(w, i))) return false;
     const T pi = static_cast<T>(p(i)), y = static_cast<T>(labels(i)), wi = static_cast<T>(weight_at(w, i));
     if (!valid_binary<T>(pi, y, wi)) return false;
     T c, correct, sq;
@@ -302,14 +311,15 @@ void accumulate(const char* fn, const Exec& policy, const PV& p, const LV& label
       const row_stats<T> s = stats_of<T>(row, k);
       const index_t y = label_at(labels, i, k);
       const double wi = weight_at(w, i);
-      if (!(s.min >= T(0) && s.max <= T(1) && std::abs(s.sum - T(1)) <= tol) || y < 0 || !valid_weight(wi))
+      if (!(s.min >= T(0) && s.max <= T(1) && std::abs(s.sum - T(1)) <= tol) || y < 0 ||
+          !valid_weight<T>(wi))
         return false;
       add_to_bin(acc, bin_of(s.max, e, nb), wi, static_cast<double>(s.max), s.argmax == y ? 1.0 : 0.0);
       acc[6 * nb] += wi * (static_cast<double>(s.sumsq) - 2 * static_cast<double>(row(y)) + 1);
       return true;
     });
   }
-  if (!ok) raise_first_invalid(fn, p, labels, w, o.row_sum_tolerance);
+  if (!ok) raise_first_invalid<T>(fn, p, labels, w, o.row_sum_tolerance);
   for (index_t b = 0; b < nb; ++b) total[static_cast<std::size_t>(6 * nb + 1)] += total[static_cast<std::size_t>(3 * b)];
   total[static_cast<std::size_t>(6 * nb + 2)] += static_cast<double>(n);
 }
@@ -346,8 +356,9 @@ inline double summarize(const double* sums, index_t nb, double total, double z, 
 }  // namespace detail
 
 /// Streaming equal-width calibration: `add` batches (all binary, rank 1, or all multiclass,
-/// rank 2), then `finish`. Holds 6·n_bins + 3 doubles; `add` under `exec::seq` reuses a scratch
-/// of 24·n_bins + 12 doubles, other policies allocate that much per chunk of the batch.
+/// rank 2), then `finish`. Holds 6·n_bins + 3 doubles. Each `add` sums into a fresh copy of
+/// that size (so that a failed add changes nothing) and a scratch of 24·n_bins + 12 doubles per
+/// chunk (`exec::seq`: one chunk, reused across calls).
 /// The sums of a sharded evaluation set are combined with `finish(reducer)`.
 class accumulator {
  public:
@@ -507,7 +518,7 @@ double adaptive_ece(const P& probs, const L& labels, const options& opts = {}) {
       const T pi = static_cast<T>(p(i)), q = T(1) - pi;
       const double yi = static_cast<double>(y(i));
       if (!(pi >= T(0) && pi <= T(1)) || !(yi == 0 || yi == 1))
-        calibration::detail::raise_first_invalid(fn, p, y, no_weights, opts.row_sum_tolerance);
+        calibration::detail::raise_first_invalid<T>(fn, p, y, no_weights, opts.row_sum_tolerance);
       c = static_cast<double>(pi > q ? pi : q);
       a = (pi > q) == (yi == 1) ? 1.0 : 0.0;
     } else {
@@ -516,7 +527,7 @@ double adaptive_ece(const P& probs, const L& labels, const options& opts = {}) {
       const index_t yi = calibration::detail::label_at(y, i, k);
       if (!(s.min >= T(0) && s.max <= T(1) && std::abs(s.sum - T(1)) <= static_cast<T>(opts.row_sum_tolerance)) ||
           yi < 0)
-        calibration::detail::raise_first_invalid(fn, p, y, no_weights, opts.row_sum_tolerance);
+        calibration::detail::raise_first_invalid<T>(fn, p, y, no_weights, opts.row_sum_tolerance);
       c = static_cast<double>(s.max);
       a = s.argmax == yi ? 1.0 : 0.0;
     }
@@ -575,7 +586,7 @@ classwise_result classwise_ece(const Exec& policy, const P& probs, const L& labe
     return true;
   });
   if (!ok)
-    calibration::detail::raise_first_invalid(fn, p, y, static_cast<const vector_view<const double>*>(nullptr), opts.row_sum_tolerance);
+    calibration::detail::raise_first_invalid<T>(fn, p, y, static_cast<const vector_view<const double>*>(nullptr), opts.row_sum_tolerance);
   classwise_result r;
   std::vector<bin> bins;
   for (index_t j = 0; j < k; ++j) {

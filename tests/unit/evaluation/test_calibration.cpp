@@ -374,6 +374,15 @@ TEST_CASE("bad input raises the documented errors") {
   CHECK_THROWS_WITH_AS(cal::evaluate(ok, y, w_bad),
                        "[alignkit.domain_error.253] calibration::accumulator::add: weights[1] is -1, expected a finite value >= 0",
                        alignkit::domain_error);
+  // A weight is checked in the compute type: 1e300 is infinite for float probabilities.
+  const std::vector<float> okf{0.2f, 0.5f, 0.7f};
+  CHECK_THROWS_WITH_AS(cal::evaluate(okf, y, std::vector<double>{1, 1e300, 1}),
+                       "[alignkit.domain_error.253] calibration::accumulator::add: weights[1] is 1.0000000000000001e+300, expected a "
+                       "finite value >= 0",
+                       alignkit::domain_error);
+  const std::vector<float> rowsf{0.5f, 0.5f, 0.25f, 0.75f};
+  CHECK_THROWS_AS(cal::evaluate(alignkit::as_matrix(rowsf, 2, 2), std::vector<int>{0, 1}, std::vector<double>{1e300, 1}),
+                  alignkit::domain_error);
   CHECK_THROWS_WITH_AS(cal::evaluate(ok, y, std::vector<double>(3, 0.0)),
                        "[alignkit.domain_error.254] calibration::accumulator::finish: the total sample weight is 0, expected a positive value",
                        alignkit::domain_error);
