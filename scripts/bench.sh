@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the benchmark suite and the PyTorch peer in one run on this machine and writes
+# Runs the PyTorch peer, then the benchmark suite, in one run on this machine, and writes
 # benchmarks/results/<date>.json (everything measured) and <date>.md (the tables, made by
 # benchmarks/make_table.py from the JSON) and <date>.png (bandwidth roofline).
 #
@@ -30,12 +30,6 @@ trap 'rm -rf "$tmp"' EXIT
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target alignkit_bench
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-
-./build/release/benchmarks/alignkit_bench --benchmark_filter="$filter" \
-  --benchmark_min_time="$min_time" --benchmark_min_warmup_time=0.1 \
-  --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
-  --benchmark_out="$tmp/alignkit.json" --benchmark_out_format=json
-[ -s "$tmp/alignkit.json" ] || { echo "alignkit_bench wrote no results (BENCH_FILTER='$filter')"; exit 1; }
 
 peer_args=()
 peer_note="not run"
@@ -69,6 +63,13 @@ else
     --json "$tmp/peer.json"
   peer_args=(--peer "$tmp/peer.json")
 fi
+
+./build/release/benchmarks/alignkit_bench --benchmark_filter="$filter" \
+  --benchmark_min_time="$min_time" --benchmark_min_warmup_time=0.1 \
+  --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
+  --benchmark_out="$tmp/alignkit.json" --benchmark_out_format=json
+[ -s "$tmp/alignkit.json" ] || { echo "alignkit_bench wrote no results (BENCH_FILTER='$filter')"; exit 1; }
+
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 cmd="BENCH_MIN_TIME=$min_time BENCH_REPETITIONS=$reps BENCH_FILTER='$filter' PEER_SCALE=$peer_scale PEER=${PEER:-1} scripts/bench.sh"
