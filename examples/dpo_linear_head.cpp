@@ -2,7 +2,8 @@
 // logits: token log-probs come from the chunked linear head, per-sequence sums feed the
 // sigmoid DPO loss (a Bradley-Terry loss on the implicit rewards β·(log π − log π_ref)), and
 // its gradients flow back through the sequence sums into the head's weight.
-#include <alignkit/alignkit.hpp>
+#include <alignkit/core/sequences.hpp>
+#include <alignkit/preference/bradley_terry.hpp>
 #include <alignkit/token/linear_head.hpp>
 
 #include <cstdint>
@@ -42,10 +43,10 @@ std::vector<double> sequence_logps(const batch& b, const matrix& w, const std::v
   std::vector<double> token_logps(b.labels.size()), sums(pairs);
   const lh::options opts{.chunk_rows = 32, .chunk_vocab = 64};
   lh::logprob(b.hidden, w, b.labels, opts, lh::outputs<double>{view_of(token_logps)});
-  tk::sequence_sums(token_logps, b.offsets, sums);
+  alignkit::reduce_sequences(token_logps, b.offsets, alignkit::sequence_outputs<double>{view_of(sums)});
   if (d_sums) {
     std::vector<double> d_tokens(b.labels.size());
-    tk::sequence_grads(*d_sums, b.offsets, d_tokens);
+    alignkit::expand_sequence_grad(*d_sums, b.offsets, alignkit::sequence_reduction::sum, d_tokens);
     matrix g(w.rows(), w.cols());
     lh::logprob(b.hidden, w, b.labels, opts, lh::outputs<double>{{}, {}, {}, view_of(g)}, tk::upstream<double>{view_of(d_tokens)});
     *grad += g;

@@ -7,18 +7,27 @@
 //                QC, removal of the annotator who disagrees, disagreement filtering
 //   reward model a Bradley–Terry reward model on the majority labels; calibration of its
 //                preference probabilities before and after temperature scaling
-//   optimize     from the same reference policy: DPO (a β sweep), best-of-n against the proxy
+//   optimize     from the same reference policy, against the proxy reward or its data: PPO
+//                (KL-shaped rewards, GAE, critic), GRPO, DPO and KTO, each over a β grid
+//   overoptimize exact best-of-n and a PPO run with a small β: proxy vs gold against sqrt(KL)
 //   rlaif        labels from a position-biased AI judge asked in both orders, then DPO
 //   constitution critique → revise against "never emit token X", then DPO on the pairs
+//   abstention   a risk–coverage threshold turns low-confidence answers into "I don't know";
+//                selective accuracy, coverage and AURC before and after
 //
 // Output: a progress line per phase, a final table, and CSV files in --out (plots.py draws them).
 // Flags: --seed N, --beta B (the β of the table), --steps N (optimizer steps), --out DIR,
 // --quick (a smaller run, used as a test).
+#include <alignkit/evaluation/abstention.hpp>
+#include <alignkit/evaluation/agreement.hpp>
 #include <alignkit/evaluation/calibration.hpp>
 #include <alignkit/evaluation/temperature_scaling.hpp>
 #include <alignkit/io/preference_data.hpp>
 #include <alignkit/pipelines/constitutional_ai.hpp>
 #include <alignkit/pipelines/dpo_step.hpp>
+#include <alignkit/pipelines/grpo_step.hpp>
+#include <alignkit/pipelines/kto_step.hpp>
+#include <alignkit/pipelines/ppo_step.hpp>
 #include <alignkit/pipelines/reward_model_step.hpp>
 #include <alignkit/pipelines/rlaif.hpp>
 
@@ -28,12 +37,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <random>
 #include <span>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "toy_world.hpp"
@@ -45,7 +56,7 @@ namespace {
 
 struct config {
   std::uint64_t seed = 1;
-  double beta = 0.1;
+  double beta = 1.0;
   int steps = 200;
   int pairs = 800;
   std::string out = "build/demo";
@@ -70,7 +81,6 @@ config parse(int argc, char** argv) {
 }
 
 constexpr int n_prompts = 4;
-double gold(int x, const toy::response& y) { return toy::gold(x, y).total(); }
 
 std::string text(const toy::response& y) {
   static const char* names[] = {"A0", "A1", "A2", "A3", "X", "hedge"};
@@ -94,7 +104,7 @@ stats evaluate(const toy::tabular_policy& pi, const toy::tabular_policy& ref, co
     s.kl += toy::kl(p, ref.distribution(x)) / n_prompts;
     for (std::size_t i = 0; i < all.size(); ++i) {
       const double w = p[i] / n_prompts;
-      s.gold += w * gold(x, all[i]);
+      s.gold += w * toy::gold_total(x, all[i]);
       s.proxy += w * proxy[i];
       s.length += w * static_cast<double>(all[i].size());
       s.p_forbidden += std::count(all[i].begin(), all[i].end(), toy::forbidden) ? w : 0.0;
@@ -125,7 +135,7 @@ int annotate(const annotator& a, int x, const toy::response& first, const toy::r
   if (a.spammer) return std::bernoulli_distribution(0.5)(g) ? 0 : 1;
   const auto u = [&](const toy::response& y) {
     const auto f = toy::features(x, y);
-    return gold(x, y) + length_bias * f(5) + missed_wrong_answer * f(1) + missed_repetition * f(6);
+    return toy::gold_total(x, y) + length_bias * f(5) + missed_wrong_answer * f(1) + missed_repetition * f(6);
   };
   const double p_first = 1 / (1 + std::exp(-(u(first) - u(second)) / a.tau));
   return std::bernoulli_distribution(p_first)(g) ? 0 : 1;  // label 0: first preferred
@@ -156,6 +166,60 @@ toy::tabular_policy train_dpo(const toy::tabular_policy& ref, const batch& data,
   pi.zero_moments();
   for (int it = 0; it < steps; ++it) {
     pl::dpo_step(pi, ref, data, {.beta = beta});
+    pi.apply(0.05);
+  }
+  return pi;
+}
+
+toy::tabular_policy train_kto(const toy::tabular_policy& ref, const batch& data, double beta, int steps) {
+  pl::unpaired_batch<int, toy::response> unpaired;  // chosen → desirable, rejected → undesirable
+  for (std::size_t i = 0; i < data.prompts.size(); ++i) {
+    unpaired.push_back(data.prompts[i], data.chosen[i], true);
+    unpaired.push_back(data.prompts[i], data.rejected[i], false);
+  }
+  toy::tabular_policy pi = ref;
+  pi.zero_moments();
+  for (int it = 0; it < steps; ++it) {
+    pl::kto_step(pi, ref, unpaired, {.beta = beta});
+    pi.apply(0.05);
+  }
+  return pi;
+}
+
+// Online RL against the proxy reward model; `trace` (if given) receives (step, policy) every 10 steps.
+template <class Trace>
+toy::tabular_policy train_ppo(const toy::tabular_policy& ref, const toy::linear_reward_model& rm, double beta,
+                              int steps, std::uint64_t seed, const Trace& trace) {
+  toy::tabular_policy pi = ref;
+  pi.zero_moments();
+  pi.reseed(seed);
+  toy::tabular_critic critic(n_prompts);
+  alignkit::kl::fixed_kl_controller coef{beta};
+  std::vector<int> prompts;
+  for (int i = 0; i < 128; ++i) prompts.push_back(i % n_prompts);
+  const pl::ppo_rlhf_options opts{.advantage = {.gamma = 1.0, .lam = 0.95, .whiten = alignkit::whitening::options{}}};
+  for (int it = 0; it < steps; ++it) {
+    auto s = pl::ppo_step(pi, ref, rm, critic, std::span<const int>(prompts), coef, opts);
+    pi.apply(0.05);
+    critic.apply(0.5);
+    pl::ppo_update(pi, critic, s.experience, opts);
+    pi.apply(0.05);
+    critic.apply(0.5);
+    if ((it + 1) % 10 == 0) trace(it + 1, pi);
+  }
+  return pi;
+}
+
+toy::tabular_policy train_grpo(const toy::tabular_policy& ref, const toy::linear_reward_model& rm, double beta,
+                               int steps, std::uint64_t seed) {
+  toy::tabular_policy pi = ref;
+  pi.zero_moments();
+  pi.reseed(seed);
+  std::vector<int> prompts;
+  for (int i = 0; i < 8; ++i) prompts.push_back(i % n_prompts);
+  const pl::grpo_rlvr_options opts{.group_size = 16, .kl_in_reward = beta};
+  for (int it = 0; it < steps; ++it) {
+    pl::grpo_step(pi, ref, rm, std::span<const int>(prompts), opts);
     pi.apply(0.05);
   }
   return pi;
@@ -196,7 +260,7 @@ int main(int argc, char** argv) {
   toy::tabular_policy reference(n_prompts, 1.0, cfg.seed);
   const toy::linear_reward_model no_rm;
   const stats ref_stats = evaluate(reference, reference, no_rm);
-  std::printf("[1/6] world: %d prompts x %zu responses; reference gold %.3f, P(X) %.3f, length %.2f (%.1fs)\n",
+  std::printf("[1/8] world: %d prompts x %zu responses; reference gold %.3f, P(X) %.3f, length %.2f (%.1fs)\n",
               n_prompts, toy::all_responses().size(), ref_stats.gold, ref_stats.p_forbidden, ref_stats.length,
               elapsed());
 
@@ -218,9 +282,13 @@ int main(int argc, char** argv) {
   std::vector<std::vector<int>> votes(cand.prompts.size(), std::vector<int>(crowd.size()));
   for (const auto& a : table_in)
     votes[std::stoul(a.item.substr(5))][std::stoul(a.annotator.substr(10))] = a.label;
+  const auto counts = alignkit::io::count_labels(table_in);
+  const alignkit::matrix_view<const double> count_table(counts.counts.data(),
+                                                        {static_cast<alignkit::index_t>(counts.items.size()), counts.categories});
+  const double kappa_all = alignkit::agreement::fleiss_kappa(alignkit::exec::seq, count_table).kappa;
   // Each annotator's agreement with the majority of the others; drop those near chance.
   std::vector<bool> keep_annotator(crowd.size());
-  std::printf("[2/6] annotate: %zu pairs x %zu annotators; agreement with the others' majority:", cand.prompts.size(),
+  std::printf("[2/8] annotate: %zu pairs x %zu annotators; agreement with the others' majority:", cand.prompts.size(),
               crowd.size());
   for (std::size_t k = 0; k < crowd.size(); ++k) {
     double agree = 0;
@@ -234,6 +302,16 @@ int main(int argc, char** argv) {
     keep_annotator[k] = agree > 0.6;
     std::printf(" %.2f%s", agree, keep_annotator[k] ? "" : " (dropped)");
   }
+  std::vector<double> kept_counts;
+  for (const auto& v : votes) {
+    double ones = 0, n = 0;
+    for (std::size_t k = 0; k < crowd.size(); ++k)
+      if (keep_annotator[k]) n += 1, ones += v[k];
+    kept_counts.push_back(n - ones);
+    kept_counts.push_back(ones);
+  }
+  const double kappa_kept = alignkit::agreement::fleiss_kappa(
+      alignkit::exec::seq, alignkit::matrix_view<const double>(kept_counts.data(), {static_cast<alignkit::index_t>(votes.size()), 2})).kappa;
   batch rm_data;
   for (std::size_t i = 0; i < votes.size(); ++i) {
     int n = 0, ones = 0;
@@ -245,7 +323,8 @@ int main(int argc, char** argv) {
     rm_data.push_back(cand.prompts[i], first_wins ? cand.first[i] : cand.second[i],
                       first_wins ? cand.second[i] : cand.first[i]);
   }
-  std::printf("; kept %td of %zu pairs (%.1fs)\n", rm_data.size(), votes.size(), elapsed());
+  std::printf("; Fleiss kappa %.3f -> %.3f; kept %td of %zu pairs (%.1fs)\n", kappa_all, kappa_kept, rm_data.size(),
+              votes.size(), elapsed());
   {
     std::vector<alignkit::io::pairwise_record> records;
     for (alignkit::index_t i = 0; i < rm_data.size(); ++i) {
@@ -296,23 +375,35 @@ int main(int argc, char** argv) {
     dump("before", cal_before);
     dump("after", cal_after);
   }
-  std::printf("[3/6] reward model: train accuracy %.3f; weights", rm_fit.accuracy);
+  std::printf("[3/8] reward model: train accuracy %.3f; weights", rm_fit.accuracy);
   for (Eigen::Index k = 0; k < rm.weights().size(); ++k) std::printf(" %.2f", rm.weights()(k));
   std::printf(" (wrong answers and length carry the annotators' biases); T = %.2f, ECE %.3f -> %.3f (%.1fs)\n", temp.temperature,
               cal_before.ece, cal_after.ece, elapsed());
 
-  // 4. optimize from the same reference: DPO over β; best-of-n against the proxy
+  // 4. optimize from the same reference: PPO, GRPO, DPO and KTO over β
   std::ofstream betas(cfg.out + "/beta_tradeoff.csv");
   betas << "method,beta,gold,proxy,kl\n";
-  const std::vector<double> beta_grid{0.03, 0.1, 0.3, 1.0};
-  for (double beta : beta_grid) {
-    const auto pi = train_dpo(reference, rm_data, beta, cfg.steps);
-    const stats s = evaluate(pi, reference, rm);
-    betas << "DPO," << beta << ',' << s.gold << ',' << s.proxy << ',' << s.kl << '\n';
-    if (beta == beta_grid[1]) table.push_back({"DPO", beta, s});
+  std::vector<double> beta_grid{0.1, 0.3, 1.0, 3.0, 10.0};
+  if (std::find(beta_grid.begin(), beta_grid.end(), cfg.beta) == beta_grid.end()) beta_grid.push_back(cfg.beta);
+  std::sort(beta_grid.begin(), beta_grid.end());
+  const auto no_trace = [](int, const toy::tabular_policy&) {};
+  const std::vector<std::pair<std::string, std::function<toy::tabular_policy(double)>>> methods{
+      {"PPO", [&](double b) { return train_ppo(reference, rm, b, cfg.steps, cfg.seed + 1, no_trace); }},
+      {"GRPO", [&](double b) { return train_grpo(reference, rm, b, cfg.steps, cfg.seed + 2); }},
+      {"DPO", [&](double b) { return train_dpo(reference, rm_data, b, cfg.steps); }},
+      {"KTO", [&](double b) { return train_kto(reference, rm_data, b, cfg.steps); }}};
+  for (const auto& [name, train] : methods) {
+    for (double beta : beta_grid) {
+      const stats s = evaluate(train(beta), reference, rm);
+      betas << name << ',' << beta << ',' << s.gold << ',' << s.proxy << ',' << s.kl << '\n';
+      if (beta == cfg.beta) table.push_back({name, beta, s});
+    }
   }
-  if (std::find(beta_grid.begin(), beta_grid.end(), cfg.beta) == beta_grid.end())
-    table.push_back({"DPO", cfg.beta, evaluate(train_dpo(reference, rm_data, cfg.beta, cfg.steps), reference, rm)});
+  std::printf("[4/8] optimize: PPO, GRPO, DPO, KTO at beta");
+  for (double b : beta_grid) std::printf(" %.2f", b);
+  std::printf(" (%.1fs)\n", elapsed());
+
+  // 5. overoptimization: exact best-of-n, and a PPO run with a small β
   std::ofstream overopt(cfg.out + "/overoptimization.csv");
   overopt << "method,n,sqrt_kl,proxy,gold\n";
   for (double n : {1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0, 4096.0}) {
@@ -326,19 +417,24 @@ int main(int argc, char** argv) {
       kl += toy::kl(p, ref) / n_prompts;
       for (std::size_t i = 0; i < all.size(); ++i) {
         proxy += p[i] * score[i] / n_prompts;
-        g += p[i] * gold(x, all[i]) / n_prompts;
+        g += p[i] * toy::gold_total(x, all[i]) / n_prompts;
       }
     }
     overopt << "best-of-n," << n << ',' << std::sqrt(std::max(kl, 0.0)) << ',' << proxy << ',' << g << '\n';
   }
-  std::printf("[4/6] optimize: DPO at beta");
-  for (double b : beta_grid) std::printf(" %.2f", b);
-  std::printf("; exact best-of-n up to n = 4096 (%.1fs)\n", elapsed());
+  const double small_beta = 0.03;
+  train_ppo(reference, rm, small_beta, 2 * cfg.steps, cfg.seed + 3, [&](int step, const toy::tabular_policy& pi) {
+    const stats s = evaluate(pi, reference, rm);
+    overopt << "PPO beta=" << small_beta << ',' << step << ',' << std::sqrt(s.kl) << ',' << s.proxy << ',' << s.gold
+            << '\n';
+  });
+  std::printf("[5/8] overoptimization: exact best-of-n up to n = 4096; PPO at beta = %.2f for %d steps (%.1fs)\n",
+              small_beta, 2 * cfg.steps, elapsed());
 
-  // 5. RLAIF: a judge that sees the gold reward with noise and prefers the first slot
+  // 6. RLAIF: a judge that sees the gold reward with noise and prefers the first slot
   struct biased_judge {
     double preference(const int& x, const toy::response& a, const toy::response& b) const {
-      return 1 / (1 + std::exp(-((gold(x, a) - gold(x, b)) / 1.5 + 1.0)));
+      return 1 / (1 + std::exp(-((toy::gold_total(x, a) - toy::gold_total(x, b)) / 1.5 + 1.0)));
     }
   } judge;
   const auto ai = pl::rlaif::label(judge, std::span<const int>(cand.prompts), std::span<const toy::response>(cand.first),
@@ -347,20 +443,20 @@ int main(int argc, char** argv) {
   double one_order = 0, both_orders = 0;
   for (std::size_t i = 0; i < cand.prompts.size(); ++i) {
     const int x = cand.prompts[i];
-    const bool truth = gold(x, cand.first[i]) >= gold(x, cand.second[i]);
+    const bool truth = toy::gold_total(x, cand.first[i]) >= toy::gold_total(x, cand.second[i]);
     one_order += (judge.preference(x, cand.first[i], cand.second[i]) >= 0.5) == truth;
   }
   for (alignkit::index_t i = 0; i < ai.batch.size(); ++i) {
     const auto k = static_cast<std::size_t>(i);
-    both_orders += gold(ai.batch.prompts[k], ai.batch.chosen[k]) >= gold(ai.batch.prompts[k], ai.batch.rejected[k]);
+    both_orders += toy::gold_total(ai.batch.prompts[k], ai.batch.chosen[k]) >= toy::gold_total(ai.batch.prompts[k], ai.batch.rejected[k]);
   }
   table.push_back({"DPO (RLAIF labels)", cfg.beta, evaluate(train_dpo(reference, ai.batch, cfg.beta, cfg.steps), reference, rm)});
-  std::printf("[5/6] rlaif: position bias %.3f, order consistency %.2f; label accuracy vs gold %.3f (one order) -> "
+  std::printf("[6/8] rlaif: position bias %.3f, order consistency %.2f; label accuracy vs gold %.3f (one order) -> "
               "%.3f (both orders, %td kept) (%.1fs)\n",
               ai.stats.position_bias, ai.stats.consistency, one_order / static_cast<double>(cand.prompts.size()),
               both_orders / static_cast<double>(ai.batch.size()), ai.batch.size(), elapsed());
 
-  // 6. Constitutional AI: "never emit token X"
+  // 7. Constitutional AI: "never emit token X"
   struct remove_forbidden {
     std::vector<std::size_t> critique(const int&, const toy::response& y, const alignkit::model::principle&) const {
       std::vector<std::size_t> at;
@@ -386,8 +482,49 @@ int main(int argc, char** argv) {
                                                  std::span<const int>(xs), std::span<const toy::response>(ys));
   const auto cai_policy = train_dpo(reference, cai.pairs, cfg.beta, cfg.steps);
   table.push_back({"DPO (constitution)", cfg.beta, evaluate(cai_policy, reference, rm)});
-  std::printf("[6/6] constitution: %td revision pairs (%td responses already complied); P(X) %.3f -> %.3f (%.1fs)\n",
+  std::printf("[7/8] constitution: %td revision pairs (%td responses already complied); P(X) %.3f -> %.3f (%.1fs)\n",
               cai.pairs.size(), cai.unchanged, ref_stats.p_forbidden, table.back().s.p_forbidden, elapsed());
+
+  // 8. abstention: questions on 8 topics of falling accuracy; the model's stated confidence is
+  // informative within a topic but blind to how hard the topic is. Below the threshold chosen on
+  // the risk–coverage curve the answer becomes "I don't know" (SFT data, and IDK ≻ wrong-answer
+  // pairs); a model tuned on that data knows which topics it does not know: its confidence is
+  // the average of the stated one and the topic's accuracy on the tuning half.
+  const int n_questions = 4000, topics = 8;
+  std::vector<double> stated, correct, topic_acc(topics, 0.0), topic_n(topics, 0.0);
+  std::normal_distribution<double> noise(0.0, 0.8);
+  for (int q = 0; q < n_questions; ++q) {
+    const int t = q % topics;
+    const bool ok = std::bernoulli_distribution(0.95 - 0.1 * t)(rng);
+    stated.push_back(1 / (1 + std::exp(-(1.2 + (ok ? 0.6 : -0.6) + noise(rng)))));
+    correct.push_back(ok ? 1.0 : 0.0);
+  }
+  const auto tune = static_cast<std::size_t>(n_questions / 2);
+  for (std::size_t q = 0; q < tune; ++q) topic_acc[q % topics] += correct[q], topic_n[q % topics] += 1;
+  std::vector<double> tuned;
+  for (std::size_t q = 0; q < stated.size(); ++q) tuned.push_back(0.5 * stated[q] + 0.5 * topic_acc[q % topics] / topic_n[q % topics]);
+  const auto evaluate_confidence = [&](const std::vector<double>& conf) {
+    const std::span<const double> c_tune(conf.data(), tune), y_tune(correct.data(), tune);
+    const std::span<const double> c_test(conf.data() + tune, conf.size() - tune), y_test(correct.data() + tune, conf.size() - tune);
+    std::vector<double> loss_tune, loss_test;
+    for (double y : y_tune) loss_tune.push_back(1 - y);
+    for (double y : y_test) loss_test.push_back(1 - y);
+    const auto point = alignkit::abstention::threshold_for_risk(alignkit::abstention::risk_coverage(c_tune, loss_tune).points, 0.1);
+    const auto sel = alignkit::abstention::selective_accuracy(alignkit::exec::seq, c_test, y_test, point.threshold);
+    std::size_t idk = 0, pairs = 0;
+    for (std::size_t q = 0; q < tune; ++q)
+      if (conf[q] < point.threshold) ++idk, pairs += correct[q] == 0.0;
+    return std::tuple{alignkit::abstention::risk_coverage(c_test, loss_test).aurc, point.threshold, sel, idk, pairs};
+  };
+  const auto [aurc_before, tau_before, sel_before, idk_before, pairs_before] = evaluate_confidence(stated);
+  const auto [aurc_after, tau_after, sel_after, idk_after, pairs_after] = evaluate_confidence(tuned);
+  double accuracy_all = 0;
+  for (std::size_t q = tune; q < correct.size(); ++q) accuracy_all += correct[q] / static_cast<double>(correct.size() - tune);
+  std::printf("[8/8] abstention: answer everything: accuracy %.3f, AURC %.3f; stated confidence >= %.2f: coverage "
+              "%.2f, selective accuracy %.3f; after tuning on %zu \"I don't know\" examples (%zu IDK > wrong pairs): "
+              "AURC %.3f, coverage %.2f, selective accuracy %.3f (%.1fs)\n",
+              accuracy_all, aurc_before, tau_before, sel_before.coverage, sel_before.accuracy, idk_before, pairs_before,
+              aurc_after, sel_after.coverage, sel_after.accuracy, elapsed());
 
   // Final table.
   table.insert(table.begin(), row{"reference", 0.0, evaluate(reference, reference, rm)});
@@ -395,6 +532,12 @@ int main(int argc, char** argv) {
   for (const auto& r : table) print_row(r);
   std::printf("\n  reward model: ECE of P(a > b) %.3f before, %.3f after temperature scaling (T = %.2f)\n",
               cal_before.ece, cal_after.ece, temp.temperature);
+  std::printf("  annotators: Fleiss kappa %.3f (all), %.3f (after dropping the annotator at chance)\n", kappa_all,
+              kappa_kept);
+  std::printf("  abstention: AURC %.3f -> %.3f; at risk <= 0.10 coverage %.2f -> %.2f, selective accuracy %.3f -> %.3f "
+              "(answering everything: %.3f)\n",
+              aurc_before, aurc_after, sel_before.coverage, sel_after.coverage, sel_before.accuracy, sel_after.accuracy,
+              accuracy_all);
   std::ofstream summary(cfg.out + "/summary.csv");
   summary << "method,beta,gold,proxy,kl,p_forbidden,length\n";
   for (const auto& r : table)

@@ -19,10 +19,10 @@ def overoptimization(out):
     for r in rows(f"{out}/overoptimization.csv"):
         by_method[r["method"]].append(r)
     fig, ax = plt.subplots(figsize=(6, 4))
-    for method, rs in by_method.items():
+    for k, (method, rs) in enumerate(by_method.items()):
         x = [float(r["sqrt_kl"]) for r in rs]
-        ax.plot(x, [float(r["proxy"]) for r in rs], "o-", label=f"{method}: proxy reward")
-        ax.plot(x, [float(r["gold"]) for r in rs], "s--", label=f"{method}: gold reward")
+        ax.plot(x, [float(r["proxy"]) for r in rs], "o:", color=f"C{k}", label=f"{method}: proxy reward")
+        ax.plot(x, [float(r["gold"]) for r in rs], "s-", color=f"C{k}", label=f"{method}: gold reward")
     ax.set_xlabel("sqrt(KL(pi || pi_ref))")
     ax.set_ylabel("reward")
     ax.set_title("Overoptimization: proxy vs gold reward")
@@ -36,11 +36,11 @@ def beta_tradeoff(out):
     for r in rows(f"{out}/beta_tradeoff.csv"):
         by_method[r["method"]].append(r)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for method, rs in by_method.items():
+    for k, (method, rs) in enumerate(by_method.items()):
         beta = [float(r["beta"]) for r in rs]
-        axes[0].plot(beta, [float(r["gold"]) for r in rs], "o-", label=f"{method} gold")
-        axes[0].plot(beta, [float(r["proxy"]) for r in rs], "x:", label=f"{method} proxy")
-        axes[1].plot(beta, [float(r["kl"]) for r in rs], "o-", label=method)
+        axes[0].plot(beta, [float(r["gold"]) for r in rs], "o-", color=f"C{k}", label=f"{method} gold")
+        axes[0].plot(beta, [float(r["proxy"]) for r in rs], "x:", color=f"C{k}", label=f"{method} proxy")
+        axes[1].plot(beta, [float(r["kl"]) for r in rs], "o-", color=f"C{k}", label=method)
     for ax in axes:
         ax.set_xscale("log")
         ax.set_xlabel("beta")

@@ -83,6 +83,18 @@ inline gold_parts gold(int prompt, const response& y) {
   return {helpful, harmless, honest, -0.5 * static_cast<double>(y.size())};
 }
 
+/// A reward model that knows the gold reward.
+struct gold_reward_model {
+  std::vector<double> score(std::span<const int> prompts, std::span<const response> ys) const {
+    std::vector<double> s;
+    for (std::size_t i = 0; i < ys.size(); ++i) s.push_back(gold(prompts[i], ys[i]).total());
+    return s;
+  }
+};
+
+/// The gold reward as one number.
+inline double gold_total(int prompt, const response& y) { return gold(prompt, y).total(); }
+
 /// Tabular softmax policy: logits[prompt] is a (states × actions) matrix; Adam on the logits.
 class tabular_policy {
  public:

@@ -59,6 +59,11 @@
 // pipelines/
 #include "pipelines/constitutional_ai.hpp"
 #include "pipelines/dpo_step.hpp"
+#include "pipelines/ensemble_reward_model.hpp"
+#include "pipelines/grpo_step.hpp"
+#include "pipelines/kto_step.hpp"
+#include "pipelines/ppo_step.hpp"
 #include "pipelines/preference_batch.hpp"
 #include "pipelines/reward_model_step.hpp"
 #include "pipelines/rlaif.hpp"
+#include "pipelines/rollout.hpp"

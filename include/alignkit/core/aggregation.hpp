@@ -80,10 +80,9 @@ struct token_weights {
 /// Marks the token arguments of a call as packed: `ppo::loss(packed(offsets), …)`.
 template <class Offsets>
 struct packed {
+  explicit packed(const Offsets& o) noexcept : offsets(o) {}
   const Offsets& offsets;  ///< B + 1 CSR offsets (any rank-1 tensor of integers)
 };
-template <class Offsets>
-packed(const Offsets&) -> packed<Offsets>;
 
 namespace detail {
 

@@ -40,6 +40,7 @@
 #include "../core/error.hpp"
 #include "../core/execution.hpp"
 #include "../core/kernel.hpp"
+#include "../core/numerics.hpp"
 #include "../core/reducer.hpp"
 #include "../core/tensor.hpp"
 #include "detail/binning.hpp"

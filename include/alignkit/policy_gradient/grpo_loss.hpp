@@ -134,7 +134,8 @@ result run(const Exec& policy, const Rows& rows, const LP& lp, const Old& old, c
   // Per row: [Σ W·ℓ·m, Σ kl·m, Σ low·m, Σ high·m, Σ region·m, Σ m].
   auto s = sum_over_rows<6>(policy, rows, [&](index_t b) {
     const auto m_row = rows.row(mask, b);
-    const auto lp_row = rows.row(lp, b), old_row = rows.row(old, b);
+    const auto lp_row = rows.row(lp, b);
+    const auto old_row = rows.row(old, b);
     const double n_b = per_row_count ? count_valid(m_row) : 0.0;
     double seq_log_ratio = 0;
     if (sequence_level) {
@@ -145,8 +146,10 @@ result run(const Exec& policy, const Rows& rows, const LP& lp, const Old& old, c
     const double w_b = opts.type == loss_type::grpo ? scale / std::max(n_b, 1.0) : scale;
     const T w_row = static_cast<T>(w_b), a_b = static_cast<T>(adv(b));
     const T seq_ratio = static_cast<T>(std::exp(seq_log_ratio));
-    const auto r_lp = make_reader<T>(lp_row), r_old = make_reader<T>(old_row);
-    const auto r_ref = make_reader<T>(rows.row(ref, b)), r_m = make_reader<T>(m_row);
+    const auto r_lp = make_reader<T>(lp_row);
+    const auto r_old = make_reader<T>(old_row);
+    const auto r_ref = make_reader<T>(rows.row(ref, b));
+    const auto r_m = make_reader<T>(m_row);
     const auto w_grad = make_writer<T>(rows.row(out.grad_logps, b));
     const auto w_kl = make_writer<T>(rows.row(out.per_token_kl, b));
     auto row = map_reduce<T, 6>(exec::seq, m_row.extent(0), [&](index_t i, auto tag) {

@@ -206,22 +206,27 @@ penalty_result run_penalty(const Exec& policy, const LP& lp, const Ref& ref, con
                            const penalty_outputs<T, Rank>& out) {
   using namespace alignkit::detail;
   constexpr const char* fn = "kl::penalty";
-  const auto lp2 = as_rows(lp), ref2 = as_rows(ref), old2 = as_rows(old);
+  const auto lp2 = as_rows(lp);
+  const auto ref2 = as_rows(ref);
+  const auto old2 = as_rows(old);
   const padded_layout rows{lp2.extent(0), lp2.extent(1)};
   rows.check(fn, "ref_logprob", ref2);
   const bool has_old = old.data_handle() != nullptr;
   if (has_old) rows.check(fn, "old_logprob", old2);
   check_old(fn, kind.mode, has_old);
-  const auto kld2 = as_rows(out.kld), grad2 = as_rows(out.grad);
+  const auto kld2 = as_rows(out.kld);
+  const auto grad2 = as_rows(out.grad);
   if (out.kld.data_handle()) rows.check(fn, "kld", kld2);
   if (out.grad.data_handle()) rows.check(fn, "grad", grad2);
   const auto s = dispatch(kind, [&](auto e, auto m) {
     constexpr estimator E = decltype(e)::value;
     constexpr gradient_mode M = decltype(m)::value;
     return sum_over_rows<1>(policy, rows, [&](index_t b) {
-      const auto r_lp = make_reader<T>(lp2.row(b)), r_ref = make_reader<T>(ref2.row(b));
+      const auto r_lp = make_reader<T>(lp2.row(b));
+      const auto r_ref = make_reader<T>(ref2.row(b));
       const auto r_old = make_reader<T>(old2.row(b));
-      const auto w_kld = make_writer<T>(kld2.row(b)), w_grad = make_writer<T>(grad2.row(b));
+      const auto w_kld = make_writer<T>(kld2.row(b));
+      const auto w_grad = make_writer<T>(grad2.row(b));
       return map_reduce<T, 1>(exec::seq, rows.n_cols, [&](index_t i, auto tag) {
         using V = typename decltype(tag)::type;
         const V x = r_lp.template load<V>(i);
@@ -304,8 +309,10 @@ loss_result run_loss(const Exec& policy, const Rows& rows, const LP& lp, const R
       const auto m_row = rows.row(mask, b);
       const double w_b = weights.row(weights.needs_row_counts() ? count_valid(m_row) : 1.0);
       const T w = static_cast<T>(opts.beta * w_b);
-      const auto r_lp = make_reader<T>(rows.row(lp, b)), r_ref = make_reader<T>(rows.row(ref, b));
-      const auto r_old = make_reader<T>(rows.row(old, b)), r_m = make_reader<T>(m_row);
+      const auto r_lp = make_reader<T>(rows.row(lp, b));
+      const auto r_ref = make_reader<T>(rows.row(ref, b));
+      const auto r_old = make_reader<T>(rows.row(old, b));
+      const auto r_m = make_reader<T>(m_row);
       const auto w_grad = make_writer<T>(rows.row(out.grad_logprob, b));
       auto row = map_reduce<T, 2>(exec::seq, m_row.extent(0), [&](index_t i, auto tag) {
         using V = typename decltype(tag)::type;
@@ -393,7 +400,8 @@ rewards_result run_rewards(const Exec& policy, const Rows& rows, const Scores& s
     constexpr estimator E = decltype(e)::value;
     return sum_over_rows<1>(policy, rows, [&](index_t b) {
       const auto m_row = rows.row(mask, b);
-      const auto r_lp = make_reader<T>(rows.row(lp, b)), r_ref = make_reader<T>(rows.row(ref, b));
+      const auto r_lp = make_reader<T>(rows.row(lp, b));
+      const auto r_ref = make_reader<T>(rows.row(ref, b));
       const auto r_m = make_reader<T>(m_row);
       const auto out_row = rows.row(rewards, b);
       const auto w_out = make_writer<T>(out_row);

@@ -146,7 +146,8 @@ result run(const Exec& policy, const Rows& rows, const LP& lp, const Old& old, c
   auto row_sums = [&](index_t b, auto kind) {
     constexpr objective K = decltype(kind)::value;
     const auto m_row = rows.row(mask, b);
-    const auto lp_row = rows.row(lp, b), old_row = rows.row(old, b);
+    const auto lp_row = rows.row(lp, b);
+    const auto old_row = rows.row(old, b);
     const double n_b = (weights.needs_row_counts() || K == objective::gspo) ? count_valid(m_row) : 1.0;
     double seq_log_ratio = 0;
     if constexpr (K == objective::gspo) {
@@ -158,8 +159,10 @@ result run(const Exec& policy, const Rows& rows, const LP& lp, const Old& old, c
     const T w = static_cast<T>(w_b), w_ent = static_cast<T>(-ent_coeff * w_b);
     const T gspo_d = static_cast<T>(std::min(seq_log_ratio, 10.0));
     const T gspo_pass = seq_log_ratio <= 10.0 ? T(1) : T(0);
-    const auto r_lp = make_reader<T>(lp_row), r_old = make_reader<T>(old_row);
-    const auto r_adv = make_reader<T>(rows.row(adv, b)), r_m = make_reader<T>(m_row);
+    const auto r_lp = make_reader<T>(lp_row);
+    const auto r_old = make_reader<T>(old_row);
+    const auto r_adv = make_reader<T>(rows.row(adv, b));
+    const auto r_m = make_reader<T>(m_row);
     const auto r_h = make_reader<T>(rows.row(extra.entropy, b));
     const auto r_beh = make_reader<T>(rows.row(extra.behaviour_log_prob, b));
     const auto w_grad = make_writer<T>(rows.row(out.grad_log_prob, b));

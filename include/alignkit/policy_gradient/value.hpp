@@ -79,8 +79,10 @@ result run(const Exec& policy, const Rows& rows, const VP& vpreds, const VO& val
     const auto m_row = rows.row(mask, b);
     const double w_b = weights.row(weights.needs_row_counts() ? count_valid(m_row) : 1.0);
     const T w = static_cast<T>(w_b);
-    const auto r_v = make_reader<T>(rows.row(vpreds, b)), r_old = make_reader<T>(rows.row(values, b));
-    const auto r_ret = make_reader<T>(rows.row(returns, b)), r_m = make_reader<T>(m_row);
+    const auto r_v = make_reader<T>(rows.row(vpreds, b));
+    const auto r_old = make_reader<T>(rows.row(values, b));
+    const auto r_ret = make_reader<T>(rows.row(returns, b));
+    const auto r_m = make_reader<T>(m_row);
     const auto w_grad = make_writer<T>(rows.row(out.grad_vpreds, b));
     auto row = map_reduce<T, 3>(exec::seq, m_row.extent(0), [&](index_t i, auto tag) {
       using V = typename decltype(tag)::type;

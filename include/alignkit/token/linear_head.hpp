@@ -32,6 +32,7 @@
 #include <Eigen/Core>
 
 #include "../adapters/eigen.hpp"
+#include "../core/sequences.hpp"
 #include "logprob.hpp"
 
 ALIGNKIT_BEGIN_NAMESPACE
@@ -183,7 +184,7 @@ result run(const Exec& policy, matrix_view<const T> hidden, matrix_view<const T>
       const index_t nc = std::min(cols, v - v0);
       const matrix_view<T> tile(tile_buf.data(), {nr, nc});
       gemm(hb, transposed(row_block(w, v0, nc)), tile, false);
-      for_each_row(policy, nr, nc, [&](index_t k) {
+      for_each_sequence(policy, nr, nc, [&](index_t k) {
         const auto y = label_of(r0 + k);
         if (y == opts.ignore_index) return;
         stats[static_cast<std::size_t>(k)] += scan_softmax<T>(tile.row(k), inv_t);
@@ -208,7 +209,7 @@ result run(const Exec& policy, matrix_view<const T> hidden, matrix_view<const T>
       const matrix_view<T> tile(tile_buf.data(), {nr, nc});
       const auto wc = row_block(w, v0, nc);
       if (recompute) gemm(hb, transposed(wc), tile, false);
-      for_each_row(policy, nr, nc, [&](index_t k) {
+      for_each_sequence(policy, nr, nc, [&](index_t k) {
         const index_t i = r0 + k;
         const auto y = label_of(i);
         const T a = up.d_logprobs.data_handle() ? static_cast<T>(up.d_logprobs(i)) : T(0);

@@ -12,6 +12,8 @@
 /// m, s = Σ e^{z−m} and t = Σ e^{z−m}(z−m); then H = log s − t/s, which is the form above with
 /// m subtracted from both terms before they cancel (exact to rounding for logits of ±1e4).
 /// Pass 2 (only when a gradient is requested) re-reads the row and writes its gradient row.
+/// A forward call can save (m, s, t) per row; a later backward call given them skips pass 1.
+/// Logits must be finite (any finite value, ±1e4 included); a −inf logit is not supported.
 /// Paper: online normalizer, Milakov & Gimelshein 2018 (arXiv:1805.02867); fused log-prob and
 /// entropy as in Liger-Kernel (arXiv:2410.10989).
 /// Parity: verl `logprobs_from_logits` (non-flash path) and `entropy_from_logits` (op
@@ -22,6 +24,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <vector>
 
 #include "../core/check.hpp"
@@ -48,12 +51,43 @@ struct result {
   index_t tokens = 0;       ///< number of rows counted
 };
 
-/// Optional outputs (a default-constructed view is not written).
+/// Softmax statistics of a sequence of values z (a row of logits over τ): the max m,
+/// s = Σ e^{z−m} and t = Σ e^{z−m}(z−m). An empty sequence has s = 0. Two statistics merge
+/// exactly (shift both to the larger max). A forward call can save them per row so that a later
+/// backward call skips its first pass.
+struct softmax_stats {
+  double max = -std::numeric_limits<double>::infinity();  ///< m
+  double sum = 0;                                          ///< s = Σ e^{z−m}
+  double tsum = 0;                                         ///< t = Σ e^{z−m}(z−m)
+
+  /// Merges the statistics of another part of the sequence.
+  softmax_stats& operator+=(const softmax_stats& o) noexcept {
+    if (o.sum == 0) return *this;
+    if (sum == 0) return *this = o;
+    const double m = std::max(max, o.max), da = max - m, db = o.max - m;
+    const double ra = std::exp(da), rb = std::exp(db);
+    tsum = ra * (tsum + da * sum) + rb * (o.tsum + db * o.sum);
+    sum = ra * sum + rb * o.sum;
+    max = m;
+    return *this;
+  }
+  /// log s
+  double log_sum() const noexcept { return std::log(sum); }
+  /// Σ p·(z − m), the softmax mean of the shifted values.
+  double mean_shifted() const noexcept { return tsum / sum; }
+  /// logsumexp(z) = m + log s
+  double logsumexp() const noexcept { return max + log_sum(); }
+  /// logsumexp(z) − Σ softmax(z)·z, evaluated with m subtracted from both terms.
+  double entropy() const noexcept { return log_sum() - mean_shifted(); }
+};
+
+/// Optional outputs (a default-constructed view or empty span is not written).
 template <class T>
 struct outputs {
-  vector_view<T> logprobs;     ///< [N] logp_i (0 on ignored rows)
-  vector_view<T> entropy;      ///< [N] H_i (0 on ignored rows)
-  matrix_view<T> grad_logits;  ///< [N, V] ∂L/∂l for the upstream gradients
+  vector_view<T> logprobs;         ///< [N] logp_i (0 on ignored rows)
+  vector_view<T> entropy;          ///< [N] H_i (0 on ignored rows)
+  matrix_view<T> grad_logits;      ///< [N, V] ∂L/∂l for the upstream gradients
+  std::span<softmax_stats> stats;  ///< [N] row statistics for a later backward (ignored rows untouched)
 };
 
 /// Upstream gradients of the objective; a default-constructed view reads as all zeros.
@@ -73,41 +107,16 @@ inline constexpr const char* fn = "token::logprob";
 
 namespace detail {
 
-/// Softmax statistics of a sequence of values z: the max m, s = Σ e^{z−m} and t = Σ e^{z−m}(z−m).
-/// An empty sequence has s = 0. Two statistics merge exactly (shift both to the larger max).
-struct softmax_stats {
-  double max = -std::numeric_limits<double>::infinity();
-  double sum = 0;
-  double tsum = 0;
-
-  softmax_stats& operator+=(const softmax_stats& o) noexcept {
-    if (o.sum == 0) return *this;
-    if (sum == 0) return *this = o;
-    const double m = std::max(max, o.max), da = max - m, db = o.max - m;
-    const double ra = std::exp(da), rb = std::exp(db);
-    tsum = ra * (tsum + da * sum) + rb * (o.tsum + db * o.sum);
-    sum = ra * sum + rb * o.sum;
-    max = m;
-    return *this;
-  }
-  double log_sum() const noexcept { return std::log(sum); }
-  /// Σ p·(z − m), the softmax mean of the shifted values.
-  double mean_shifted() const noexcept { return tsum / sum; }
-  double logsumexp() const noexcept { return max + log_sum(); }
-  /// logsumexp(z) − Σ softmax(z)·z, evaluated with m subtracted from both terms.
-  double entropy() const noexcept { return log_sum() - mean_shifted(); }
-};
-
 /// Pass 1 over a rank-1 view of raw logits: the softmax statistics of z = x·inv_t. Vectorized
 /// per lane in blocks of four batches: at most one rescale per block, one exp per element.
 template <class T, class Row>
-softmax_stats scan_softmax(const Row& row, T inv_t) {
+token::softmax_stats scan_softmax(const Row& row, T inv_t) {
   using B = batch_t<T>;
   constexpr index_t W = static_cast<index_t>(B::size);
   constexpr index_t block = 4;
   const index_t n = row.extent(0);
   const auto rd = make_reader<T>(row);
-  softmax_stats st;
+  token::softmax_stats st;
   index_t j = 0;
   if (n >= W) {
     B m = rd.template load<B>(0) * inv_t, s(T(0)), t(T(0));
@@ -142,9 +151,9 @@ softmax_stats scan_softmax(const Row& row, T inv_t) {
     m.store_aligned(lm);
     s.store_aligned(ls);
     t.store_aligned(lt);
-    for (std::size_t l = 0; l < B::size; ++l) st += softmax_stats{lm[l], ls[l], lt[l]};
+    for (std::size_t l = 0; l < B::size; ++l) st += token::softmax_stats{lm[l], ls[l], lt[l]};
   }
-  for (; j < n; ++j) st += softmax_stats{static_cast<double>(static_cast<T>(row(j)) * inv_t), 1.0, 0.0};
+  for (; j < n; ++j) st += token::softmax_stats{static_cast<double>(static_cast<T>(row(j)) * inv_t), 1.0, 0.0};
   return st;
 }
 
@@ -152,18 +161,18 @@ softmax_stats scan_softmax(const Row& row, T inv_t) {
 /// p = e^{u − log s} for a rank-1 view of raw logits (`out` may alias `row`). The label term
 /// a·inv_t is the caller's to add.
 template <class T, class Row, class Out>
-void write_softmax_grad(const Row& row, T inv_t, const softmax_stats& st, T a, T b, const Out& out) {
+void write_softmax_grad(const Row& row, T inv_t, const token::softmax_stats& st, T a, T b, const Out& out) {
   using B = batch_t<T>;
   constexpr index_t W = static_cast<index_t>(B::size);
   const index_t n = row.extent(0);
   const auto rd = make_reader<T>(row);
   const auto wr = make_writer<T>(out);
-  const T m = static_cast<T>(st.max), log_s = static_cast<T>(st.log_sum()), mean = static_cast<T>(st.mean_shifted());
-  auto grad = [&](index_t j, auto tag) {
+  const T m = static_cast<T>(st.max), log_s = static_cast<T>(st.log_sum());
+  const T slope = -b * inv_t, offset = -a * inv_t - slope * static_cast<T>(st.mean_shifted());
+  auto grad = [&](index_t j, auto tag) {  // g = p·(slope·u + offset)
     using V = typename decltype(tag)::type;
     const V u = rd.template load<V>(j) * inv_t - m;
-    const V p = exp_(u - log_s);
-    wr.store(j, -(p * (a + b * (u - mean))) * inv_t);
+    wr.store(j, exp_(u - log_s) * (slope * u + offset));
   };
   index_t j = 0;
   for (; j + W <= n; j += W) grad(j, std::type_identity<B>{});
@@ -195,15 +204,6 @@ Exec row_chunks(Exec policy, index_t cols) {
   return policy;
 }
 
-/// Calls f(i) for every row i in [0, rows) of `cols` elements, in parallel under the policy.
-template <class Exec, class F>
-void for_each_row(const Exec& policy, index_t rows, index_t cols, F&& f) {
-  const auto pol = row_chunks(policy, cols);
-  for_each_chunk(pol, chunk_count(rows, pol.chunk), [&](index_t c) {
-    for (index_t i = c * pol.chunk; i < std::min(rows, (c + 1) * pol.chunk); ++i) f(i);
-  });
-}
-
 }  // namespace detail
 
 namespace token {
@@ -214,7 +214,7 @@ using namespace alignkit::detail;
 
 template <class T, class Exec, class L, class Y>
 result run(const Exec& policy, const L& logits, const Y& labels, const options& opts, const outputs<T>& out,
-           const upstream<T>& up) {
+           const upstream<T>& up, std::span<const softmax_stats> saved) {
   require_rank<2, L>();
   require_rank<1, Y>();
   const index_t n = logits.extent(0), v = logits.extent(1);
@@ -227,6 +227,8 @@ result run(const Exec& policy, const L& logits, const Y& labels, const options& 
   }
   if (up.d_logprobs.data_handle()) check_same_size(fn, "d_logprobs", up.d_logprobs.extent(0), "logits rows", n);
   if (up.d_entropy.data_handle()) check_same_size(fn, "d_entropy", up.d_entropy.extent(0), "logits rows", n);
+  if (!out.stats.empty()) check_same_size(fn, "stats", static_cast<index_t>(out.stats.size()), "logits rows", n);
+  if (!saved.empty()) check_same_size(fn, "saved", static_cast<index_t>(saved.size()), "logits rows", n);
   check_range(fn, "temperature", opts.temperature, 0.0, HUGE_VAL, true, true);
   check_labels(fn, labels, v, opts.ignore_index);
 
@@ -253,7 +255,9 @@ result run(const Exec& policy, const L& logits, const Y& labels, const options& 
         if (want_grad) fill_zero(out.grad_logits.row(i));
         continue;
       }
-      const softmax_stats st = scan_softmax<T>(row, inv_t);
+      const auto k = static_cast<std::size_t>(i);
+      const softmax_stats st = saved.empty() ? scan_softmax<T>(row, inv_t) : saved[k];
+      if (!out.stats.empty()) out.stats[k] = st;
       const double logp = static_cast<double>(static_cast<T>(row(y)) * inv_t) - st.logsumexp();
       const double h = st.entropy();
       if (out.logprobs.data_handle()) out.logprobs(i) = static_cast<T>(logp);
@@ -283,21 +287,23 @@ result run(const Exec& policy, const L& logits, const Y& labels, const options& 
 /// Fused log-probabilities of the labels and softmax entropies of logits [N, V] (float or
 /// double; half / bfloat16 views are read as float), labels [N] (any integer type): writes the
 /// requested `out` views and returns the sums. When `out.grad_logits` is given, also writes
-/// ∂L/∂logits for the upstream gradients `up` (a second pass over each row). Allocation-free.
+/// ∂L/∂logits for the upstream gradients `up` (a second pass over each row). `saved`: the
+/// `out.stats` of an earlier call on the same logits, labels and temperature; the first pass is
+/// then skipped (a backward after a separate forward reads each row once). Allocation-free.
 /// Errors: shape_error.101 (a length differs from N), shape_error.103 (grad_logits is not
 /// [N, V]), domain_error.202 (temperature ≤ 0 or not finite), domain_error.240 (a label outside
 /// [0, V) that is not the ignore index).
 template <exec::execution_policy Exec, matrix_like L, vector_like Y, class T = alignkit::detail::compute_t<L>>
 result logprob(const Exec& policy, const L& logits, const Y& labels, const options& opts = {},
-               const outputs<T>& out = {}, const upstream<T>& up = {}) {
-  return detail::run<T>(policy, view_of(logits), view_of(labels), opts, out, up);
+               const outputs<T>& out = {}, const upstream<T>& up = {}, std::span<const softmax_stats> saved = {}) {
+  return detail::run<T>(policy, view_of(logits), view_of(labels), opts, out, up, saved);
 }
 
 /// Sequential overload.
 template <matrix_like L, vector_like Y, class T = alignkit::detail::compute_t<L>>
 result logprob(const L& logits, const Y& labels, const options& opts = {}, const outputs<T>& out = {},
-               const upstream<T>& up = {}) {
-  return logprob(exec::seq, logits, labels, opts, out, up);
+               const upstream<T>& up = {}, std::span<const softmax_stats> saved = {}) {
+  return logprob(exec::seq, logits, labels, opts, out, up, saved);
 }
 
 /// Result plus owned per-row outputs, for callers that do not bring buffers.

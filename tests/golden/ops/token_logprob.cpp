@@ -1,5 +1,5 @@
 // Golden op token_logprob: verl logprobs_from_logits / entropy_from_logits (OPS.md).
-#include <alignkit/alignkit.hpp>
+#include <alignkit/token/logprob.hpp>
 
 #include <cstdint>
 

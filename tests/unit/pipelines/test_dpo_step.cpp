@@ -12,24 +12,13 @@
 #include <doctest/doctest.h>
 
 #include "../../../examples/rlhf_demo/toy_world.hpp"
+#include "recording_policy.hpp"
 
 namespace pl = alignkit::pipelines;
 using batch_t = pl::preference_batch<int, toy::response>;
 using alignkit::model::token_values;
 
 namespace {
-
-// Records every gradient it receives, and otherwise is the tabular policy.
-struct recording_policy : toy::tabular_policy {
-  using toy::tabular_policy::tabular_policy;
-  std::vector<token_values> received;
-  void accumulate_logprob_gradient(std::span<const int> x, std::span<const toy::response> ys, const token_values& g) {
-    received.push_back(g);
-    toy::tabular_policy::accumulate_logprob_gradient(x, ys, g);
-  }
-};
-
-double gold(int x, const toy::response& y) { return toy::gold(x, y).total(); }
 
 // Pairs of random responses per prompt; label = the fraction of `draws` Bradley–Terry samples
 // of r that prefer the first (draws = 0: the exact probability).
@@ -42,7 +31,7 @@ batch_t bt_pairs(int prompts, std::size_t per_prompt, int draws, std::uint64_t s
     for (std::size_t i = 0; i < per_prompt; ++i) {
       const std::size_t a = i % all.size(), c = pick(g);  // every response appears at least once
       if (a == c) continue;
-      const double p = 1 / (1 + std::exp(-(gold(x, all[a]) - gold(x, all[c]))));
+      const double p = 1 / (1 + std::exp(-(toy::gold_total(x, all[a]) - toy::gold_total(x, all[c]))));
       double label = p;
       if (draws > 0) label = std::binomial_distribution<int>(draws, p)(g) / static_cast<double>(draws);
       b.push_back(x, all[a], all[c], label);
@@ -121,7 +110,7 @@ TEST_CASE("closed-form optimum: DPO on Bradley–Terry samples of r reaches π* 
   const toy::tabular_policy reference(1, 1.0, 11);
   toy::tabular_policy policy = reference;
   const auto b = bt_pairs(1, 2 * toy::all_responses().size(), 1000, 12);
-  const auto star = toy::optimum(reference, 0, gold, beta);
+  const auto star = toy::optimum(reference, 0, toy::gold_total, beta);
   const double kl_start = toy::kl(policy.distribution(0), star);
   for (int it = 0; it < 300; ++it) {
     pl::dpo_step(policy, reference, b, {.beta = beta});
@@ -137,7 +126,7 @@ TEST_CASE("closed-form optimum: DPO on Bradley–Terry samples of r reaches π* 
   const auto ref = reference.distribution(0);
   std::vector<double> gap, r;
   for (std::size_t i = 0; i < pi.size(); ++i) {
-    r.push_back(gold(0, toy::all_responses()[i]));
+    r.push_back(toy::gold_total(0, toy::all_responses()[i]));
     gap.push_back(beta * std::log(pi[i] / ref[i]) - r.back());
   }
   const auto stddev = [](const std::vector<double>& v) {

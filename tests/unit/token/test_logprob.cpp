@@ -2,7 +2,7 @@
 // arbitrary upstream gradients by finite differences, ignore_index, temperature, extreme
 // logits, storage layouts and half precision, determinism across threads, and the errors.
 #include <alignkit/adapters/eigen.hpp>
-#include <alignkit/alignkit.hpp>
+#include <alignkit/token/logprob.hpp>
 
 #include <cmath>
 #include <cstdint>
@@ -236,4 +236,31 @@ TEST_CASE("bad input raises the documented errors") {
   CHECK_THROWS_WITH_AS(tk::logprob(lv, y, {}, {}, tk::upstream<double>{view_of(d)}),
                        "[alignkit.shape_error.101] token::logprob: d_logprobs has 2 elements, logits rows has 3",
                        alignkit::shape_error);
+}
+
+TEST_CASE("a backward from saved row statistics equals the fused call and reads each row once") {
+  const index_t n = 7, v = 301;
+  const auto ld = random_logits(static_cast<std::size_t>(n * v), 51, 3.0);
+  const std::vector<float> l(ld.begin(), ld.end());
+  const auto y = random_labels(static_cast<std::size_t>(n), v, 52, true);
+  const auto ad = random_logits(static_cast<std::size_t>(n), 53, 1.0);
+  const std::vector<float> a(ad.begin(), ad.end()), b(static_cast<std::size_t>(n), 0.25f);
+  const matrix_view<const float> lv(l.data(), {n, v});
+  const tk::options opts{.temperature = 1.3};
+  // Forward only, saving the statistics; later, the backward with upstream gradients.
+  std::vector<tk::softmax_stats> stats(static_cast<std::size_t>(n));
+  std::vector<float> lp_forward(static_cast<std::size_t>(n)), g_saved(l.size()), g_fused(l.size());
+  const auto fwd = tk::logprob(lv, y, opts, tk::outputs<float>{view_of(lp_forward), {}, {}, stats});
+  const auto bwd = tk::logprob(alignkit::exec::par.with(2), lv, y, opts, tk::outputs<float>{{}, {}, {g_saved.data(), {n, v}}},
+                               tk::upstream<float>{view_of(a), view_of(b)}, stats);
+  const auto fused = tk::logprob(lv, y, opts, tk::outputs<float>{{}, {}, {g_fused.data(), {n, v}}},
+                                 tk::upstream<float>{view_of(a), view_of(b)});
+  CHECK(g_saved == g_fused);
+  CHECK(bwd.logprobs_sum == fwd.logprobs_sum);
+  CHECK(fused.entropy_sum == fwd.entropy_sum);
+  std::vector<tk::softmax_stats> short_stats(3);
+  CHECK_THROWS_WITH_AS(tk::logprob(lv, y, opts, {}, {}, short_stats),
+                       "[alignkit.shape_error.101] token::logprob: saved has 3 elements, logits rows has 7", alignkit::shape_error);
+  CHECK_THROWS_WITH_AS(tk::logprob(lv, y, opts, tk::outputs<float>{{}, {}, {}, short_stats}),
+                       "[alignkit.shape_error.101] token::logprob: stats has 3 elements, logits rows has 7", alignkit::shape_error);
 }

@@ -1,6 +1,9 @@
-// Per-sequence sums and per-token views of token log-probabilities, packed and padded, with
-// the backward broadcast, end to end from logits with finite differences, and the errors.
-#include <alignkit/alignkit.hpp>
+// From token log-probabilities to the objectives' inputs: per-sequence sums (core
+// reduce_sequences / expand_sequence_grad) end to end from logits with finite differences, and
+// the [B, T] per-token view of a padded batch.
+#include <alignkit/core/sequences.hpp>
+#include <alignkit/token/logprob.hpp>
+#include <alignkit/token/sequence_logprobs.hpp>
 
 #include <cstdint>
 #include <random>
@@ -39,7 +42,7 @@ TEST_CASE("packed: completion sums from logits and gradients back to the logits"
     std::vector<double> logp(n), s(3);
     tk::logprob(matrix_view<const double>(l.data(), {static_cast<index_t>(n), v}), labels, {},
                 tk::outputs<double>{view_of(logp)});
-    tk::sequence_sums(logp, offsets, s);
+    alignkit::reduce_sequences(logp, offsets, alignkit::sequence_outputs<double>{view_of(s)});
     return s;
   };
   const auto s = sequence_logps(logits);
@@ -50,7 +53,7 @@ TEST_CASE("packed: completion sums from logits and gradients back to the logits"
   CHECK(s[2] == doctest::Approx(logp[6] + logp[7] + logp[8]).epsilon(1e-15));
 
   std::vector<double> d_logp(n, -1.0), grad(logits.size());
-  tk::sequence_grads(w, offsets, d_logp);
+  alignkit::expand_sequence_grad(w, offsets, alignkit::sequence_reduction::sum, d_logp);
   CHECK(d_logp == std::vector<double>{0.5, 0.5, 0.5, 0.5, -1.5, -1.5, -1.5, -1.5, -1.5});
   tk::logprob(matrix_view<const double>(logits.data(), {static_cast<index_t>(n), v}), labels, {},
               tk::outputs<double>{{}, {}, {grad.data(), {static_cast<index_t>(n), v}}}, tk::upstream<double>{view_of(d_logp)});
@@ -62,46 +65,21 @@ TEST_CASE("packed: completion sums from logits and gradients back to the logits"
       logits, grad);
 }
 
-TEST_CASE("padded: masked sums, the [B, T] per-token view and the masked broadcast") {
+TEST_CASE("per_token views a padded batch's token values as [B, T]") {
   const index_t b = 3, t = 4;
   const auto logp = random_values(static_cast<std::size_t>(b * t), 2);
-  const std::vector<std::uint8_t> mask{1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0};
   const auto per_token = tk::per_token(view_of(logp), b, t);
-  CHECK(per_token(1, 2) == logp[6]);
-  const matrix_view<const std::uint8_t> m(mask.data(), {b, t});
-  std::vector<double> s(3);
-  tk::sequence_sums(alignkit::exec::par.with(2), per_token, m, s);
-  CHECK(s[0] == doctest::Approx(logp[0] + logp[1]).epsilon(1e-15));
-  CHECK(s[1] == doctest::Approx(logp[4] + logp[5] + logp[6] + logp[7]).epsilon(1e-15));
-  CHECK(s[2] == 0.0);
-  const std::vector<double> d{1.0, -2.0, 3.0};
-  std::vector<double> g(static_cast<std::size_t>(b * t), 9.0);
-  tk::sequence_grads(d, m, matrix_view<double>(g.data(), {b, t}));
-  CHECK(g == std::vector<double>{1, 1, 0, 0, -2, -2, -2, -2, 0, 0, 0, 0});
+  CHECK(per_token.extent(0) == b);
+  CHECK(per_token.extent(1) == t);
+  for (index_t i = 0; i < b; ++i)
+    for (index_t j = 0; j < t; ++j) CHECK(per_token(i, j) == logp[static_cast<std::size_t>(i * t + j)]);
   // A strided per-token vector (every other element) gives a strided [B, T] view.
   std::vector<double> interleaved(2 * logp.size());
   for (std::size_t i = 0; i < logp.size(); ++i) interleaved[2 * i] = logp[i];
   const auto strided = tk::per_token(alignkit::vector_view<const double>(interleaved.data(), {b * t}, {2}), b, t);
   CHECK(strided(2, 3) == logp[11]);
-}
-
-TEST_CASE("bad input raises the documented errors") {
-  const std::vector<double> logp(5, -1.0);
-  std::vector<double> s(2), s3(3);
-  const std::vector<std::int64_t> offsets{0, 2, 5}, short_end{0, 2, 4};
-  CHECK_THROWS_WITH_AS(tk::sequence_sums(logp, short_end, s),
-                       "[alignkit.domain_error.204] token::sequence_sums: offsets end at 4, expected the token count 5",
-                       alignkit::domain_error);
-  CHECK_THROWS_WITH_AS(tk::sequence_sums(logp, offsets, s3),
-                       "[alignkit.shape_error.101] token::sequence_sums: sums has 3 elements, sequences has 2", alignkit::shape_error);
-  CHECK_THROWS_WITH_AS(tk::sequence_grads(s3, offsets, std::vector<double>(5)),
-                       "[alignkit.shape_error.101] token::sequence_grads: d_sums has 3 elements, sequences has 2",
-                       alignkit::shape_error);
-  const std::vector<std::uint8_t> mask(6, 1);
-  CHECK_THROWS_WITH_AS(tk::sequence_sums(matrix_view<const double>(logp.data(), {1, 5}), matrix_view<const std::uint8_t>(mask.data(), {1, 6}), s),
-                       "[alignkit.shape_error.103] token::sequence_sums: mask has extent 6 in dimension 1, expected 5",
-                       alignkit::shape_error);
-  CHECK_THROWS_WITH_AS(tk::per_token(view_of(logp), 2, 3),
-                       "[alignkit.shape_error.101] token::per_token: token_values has 5 elements, batch·length has 6",
+  CHECK(strided(1, 0) == logp[4]);
+  CHECK_THROWS_WITH_AS(tk::per_token(view_of(logp), 2, 5),
+                       "[alignkit.shape_error.101] token::per_token: token_values has 12 elements, batch·length has 10",
                        alignkit::shape_error);
 }
