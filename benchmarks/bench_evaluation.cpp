@@ -3,7 +3,6 @@
 // fleiss_kappa), each beside a raw scalar loop and the STREAM triad at the same working-set size.
 #include <array>
 
-#include <alignkit/core/numerics.hpp>  // before calibration.hpp, which uses its helpers without including it
 #include <alignkit/evaluation/agreement.hpp>
 #include <alignkit/evaluation/calibration.hpp>
 
