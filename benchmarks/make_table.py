@@ -36,14 +36,15 @@ def parse_alignkit(g):
     (the median aggregate when the run had repetitions)."""
     scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
     out = {}
-    has_aggr = any(b.get("run_type") == "aggregate" for b in g["benchmarks"])
+    aggregated = {b["run_name"] for b in g["benchmarks"] if b.get("run_type") == "aggregate"}
     for b in g["benchmarks"]:
-        if has_aggr and b.get("aggregate_name") != "median":
-            continue
+        if b["run_name"] in aggregated and b.get("aggregate_name") != "median":
+            continue  # runs with repetitions: the median; runs of one repetition: the run itself
         if "error_occurred" in b and b["error_occurred"]:
             continue
-        name = b["run_name"].replace("/real_time", "")
-        w, impl, typ, thr = name.split("/")
+        parts = b["run_name"].split("/")  # workload/impl/type/threads:N[/iterations:1/repeats:1]/real_time
+        w, impl, typ = parts[:3]
+        thr = next(x for x in parts if x.startswith("threads:"))
         t = b["real_time"] * scale[b["time_unit"]]
         rec = dict(s=t, bytes=b["counted_bytes"], gbps=b["counted_bytes"] / t / 1e9)
         if "flops" in b:
