@@ -3,6 +3,7 @@
 // fleiss_kappa), each beside a raw scalar loop and the STREAM triad at the same working-set size.
 #include <array>
 
+#include <alignkit/evaluation/agreement.hpp>
 #include <alignkit/evaluation/calibration.hpp>
 
 #include "bench_support.hpp"
@@ -119,7 +120,15 @@ const bool registered = [] {
     benchmark::DoNotOptimize(b.ece(rows));
   });
 
-  add_workload<fleiss_data>("fleiss_kappa", none{}, []<class T>(fleiss_data<T>& d) {
+  // alignkit computes kappa in double from any count type: the float and double rows are the
+  // same computation.
+  add_workload<fleiss_data>(
+      "fleiss_kappa",
+      []<class T>(const auto& policy, fleiss_data<T>& d) {
+        const alignkit::matrix_view<const std::int32_t> table(d.counts.data(), {items, categories});
+        benchmark::DoNotOptimize(alignkit::agreement::fleiss_kappa(policy, table));
+      },
+      []<class T>(fleiss_data<T>& d) {
     std::array<double, categories> col{};
     double agree = 0;
     for (index_t i = 0; i < items; ++i) {

@@ -1,9 +1,11 @@
-// policy_gradient/: PPO clip loss, k3 KL penalty, GAE and GRPO group advantages at the sizes of
-// ../shared/peers/README.md (ppo_clip, kl_k3, gae, grpo_adv), each beside a raw scalar loop of
-// the same formula and the STREAM triad at the same working-set size. Masks are 1 byte per token
-// (as torch.bool), right-padded, row lengths U[T/2, T].
+// policy_gradient/: PPO clip loss (dual clip), k3 KL loss, GAE and GRPO group advantages at the
+// sizes of ../shared/peers/README.md (ppo_clip, kl_k3, gae, grpo_adv), each beside a raw scalar
+// loop of the same formula and the STREAM triad at the same working-set size. Masks are 1 byte
+// per token (as torch.bool), right-padded, row lengths U[T/2, T].
 #include <alignkit/policy_gradient/advantages.hpp>
 #include <alignkit/policy_gradient/gae.hpp>
+#include <alignkit/policy_gradient/kl.hpp>
+#include <alignkit/policy_gradient/ppo.hpp>
 
 #include "bench_support.hpp"
 
@@ -20,15 +22,6 @@ double mask_sum(const std::vector<std::uint8_t>& m) {
 }
 
 // ppo_clip: ratio = exp(logp − old), dual-clip PPO (ε = 0.2, c = 3), masked token mean; grad wrt logp.
-template <class T>
-alignkit::matrix_view<T> matrix(std::vector<T>& x, index_t r, index_t c) {
-  return {x.data(), {r, c}};
-}
-template <class T>
-alignkit::matrix_view<const T> matrix(const std::vector<T>& x, index_t r, index_t c) {
-  return {x.data(), {r, c}};
-}
-
 template <class T>
 struct ppo_data {
   std::vector<T> logp = uniform<T>(tokens, -2, 2, 21), old = jitter(logp, 0.1, 22), adv = normal<T>(tokens, 0, 1, 23);
@@ -76,7 +69,13 @@ struct grpo_data {
 
 const bool registered = [] {
   add_workload<ppo_data>(
-      "ppo_clip", none{},
+      "ppo_clip",
+      []<class T>(const auto& policy, ppo_data<T>& d) {
+        const alignkit::ppo::outputs<T> out{matrix(d.grad, rows, cols), {}};
+        benchmark::DoNotOptimize(alignkit::ppo::loss(policy, matrix(d.logp, rows, cols), matrix(d.old, rows, cols),
+                                                     matrix(d.adv, rows, cols), matrix(d.mask, rows, cols),
+                                                     {.clip_ratio = clip_eps, .clip_ratio_c = clip_c}, out));
+      },
       []<class T>(ppo_data<T>& d) {
     const double msum = mask_sum(d.mask);
     const T inv = T(1 / msum), lo = T(1 - clip_eps), hi = T(1 + clip_eps), c = T(clip_c);
@@ -93,7 +92,15 @@ const bool registered = [] {
     benchmark::DoNotOptimize(loss / msum);
   });
 
-  add_workload<kl_data>("kl_k3", none{}, []<class T>(kl_data<T>& d) {
+  add_workload<kl_data>(
+      "kl_k3",
+      []<class T>(const auto& policy, kl_data<T>& d) {
+        namespace kl = alignkit::kl;
+        const kl::loss_options opts{.beta = 1.0, .kind = {.est = kl::estimator::k3}};
+        benchmark::DoNotOptimize(kl::loss(policy, matrix(d.logp, rows, cols), matrix(d.ref, rows, cols),
+                                          matrix(d.mask, rows, cols), opts, {matrix(d.grad, rows, cols)}));
+      },
+      []<class T>(kl_data<T>& d) {
     const double msum = mask_sum(d.mask);
     const T inv = T(1 / msum);
     double loss = 0;

@@ -3,6 +3,7 @@
 // same formula and the STREAM triad at the same working-set size.
 #include <alignkit/preference/bradley_terry.hpp>
 #include <alignkit/preference/dpo.hpp>
+#include <alignkit/preference/kto.hpp>
 
 #include "bench_support.hpp"
 
@@ -83,7 +84,16 @@ const bool registered = [] {
     benchmark::DoNotOptimize(loss);
   });
 
-  add_workload<kto_data>("kto", none{}, []<class T>(kto_data<T>& d) {
+  add_workload<kto_data>(
+      "kto",
+      []<class T>(const auto& policy, kto_data<T>& d) {
+        alignkit::kto::outputs<T> out;
+        out.grad_policy_chosen = alignkit::view_of(d.gc);
+        out.grad_policy_rejected = alignkit::view_of(d.gu);
+        benchmark::DoNotOptimize(
+            alignkit::kto::loss(policy, d.pc, d.pu, d.rc, d.ru, d.kl_p, d.kl_r, {.beta = beta}, out));
+      },
+      []<class T>(kto_data<T>& d) {
     double kl = 0;
     for (index_t i = 0; i < pairs; ++i) kl += d.kl_p[i] - d.kl_r[i];
     const T z0 = T(std::max(0.0, kl / pairs)), b = T(beta), g = T(beta / pairs);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <alignkit/core/execution.hpp>
+#include <alignkit/core/view.hpp>
 
 namespace bench {
 
@@ -104,6 +105,16 @@ T sigmoid(T x) {
   return s;
 }
 }  // namespace raw
+
+/// Row-major [r, c] view of a buffer.
+template <class T>
+alignkit::matrix_view<T> matrix(std::vector<T>& x, index_t r, index_t c) {
+  return {x.data(), {r, c}};
+}
+template <class T>
+alignkit::matrix_view<const T> matrix(const std::vector<T>& x, index_t r, index_t c) {
+  return {x.data(), {r, c}};
+}
 
 /// Calls f(policy) with exec::seq for one thread and exec::par.with(threads) otherwise.
 template <class F>

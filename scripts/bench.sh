@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Runs the benchmark suite and the PyTorch peer in one run on this machine and writes
+# Runs the PyTorch peer, then the benchmark suite, in one run on this machine, and writes
 # benchmarks/results/<date>.json (everything measured) and <date>.md (the tables, made by
 # benchmarks/make_table.py from the JSON) and <date>.png (bandwidth roofline).
 #
 # Environment (defaults are the full measured run):
 #   BENCH_MIN_TIME=0.5      seconds per benchmark repetition (Google benchmark)
 #   BENCH_REPETITIONS=3     repetitions; the tables use the median
-#   BENCH_FILTER=.          regex of benchmark names to run
+#   BENCH_FILTER=.          regex of benchmark names to run (a leading - excludes)
 #   PEER_SCALE=1            --scale of the peer (0.05 for a quick check; the table then has no peer)
 #   PEER_WORKLOADS=all      --workload of the peer
 #   PEER=0                  skip the peer
@@ -30,11 +30,6 @@ trap 'rm -rf "$tmp"' EXIT
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target alignkit_bench
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-
-./build/release/benchmarks/alignkit_bench --benchmark_filter="$filter" \
-  --benchmark_min_time="$min_time" --benchmark_min_warmup_time=0.1 \
-  --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
-  --benchmark_out="$tmp/alignkit.json" --benchmark_out_format=json
 
 peer_args=()
 peer_note="not run"
@@ -68,6 +63,13 @@ else
     --json "$tmp/peer.json"
   peer_args=(--peer "$tmp/peer.json")
 fi
+
+./build/release/benchmarks/alignkit_bench --benchmark_filter="$filter" \
+  --benchmark_min_time="$min_time" --benchmark_min_warmup_time=0.1 \
+  --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
+  --benchmark_out="$tmp/alignkit.json" --benchmark_out_format=json
+[ -s "$tmp/alignkit.json" ] || { echo "alignkit_bench wrote no results (BENCH_FILTER='$filter')"; exit 1; }
+
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 cmd="BENCH_MIN_TIME=$min_time BENCH_REPETITIONS=$reps BENCH_FILTER='$filter' PEER_SCALE=$peer_scale PEER=${PEER:-1} scripts/bench.sh"

@@ -19,6 +19,17 @@
 #include "execution.hpp"
 #include "view.hpp"
 
+// The per-chunk loop of map_reduce inlines everything the body calls (GCC/Clang `flatten`):
+// a kernel's math helpers left out of line cost a call per batch with every live vector register
+// spilled around it (all are caller-saved), whatever the helpers' own inline hints say.
+#ifndef ALIGNKIT_FLATTEN
+#if defined(__GNUC__) || defined(__clang__)
+#define ALIGNKIT_FLATTEN __attribute__((flatten))
+#else
+#define ALIGNKIT_FLATTEN
+#endif
+#endif
+
 ALIGNKIT_BEGIN_NAMESPACE
 
 namespace detail {
@@ -112,7 +123,7 @@ sums<K> map_reduce(const Exec& policy, index_t n, Body&& body) {
   using B = batch_t<T>;
   constexpr index_t W = static_cast<index_t>(B::size);
   ALIGNKIT_ASSERT(policy.chunk % W == 0);
-  return chunked_sum<sums<K>>(policy, n, [&](index_t begin, index_t end) {
+  return chunked_sum<sums<K>>(policy, n, [&](index_t begin, index_t end) ALIGNKIT_FLATTEN {
     std::array<B, K> sum{}, comp{};
     for (std::size_t k = 0; k < K; ++k) sum[k] = comp[k] = B(T(0));
     index_t i = begin;
