@@ -81,6 +81,10 @@ class case_context {
   /// compared, otherwise the case fails.
   void require_all_checked();
   void fail(const std::string& message) { failures_.push_back({message, 0, 0, ""}); }
+  /// Declares this precision's run of the case impossible (the runner reports it as skipped,
+  /// with the reason, and does not require its outputs to be compared).
+  void skip(const std::string& reason) { skip_reason_ = reason; }
+  const std::string& skip_reason() const { return skip_reason_; }
   const std::vector<mismatch>& failures() const { return failures_; }
 
  private:
@@ -93,6 +97,7 @@ class case_context {
   std::map<std::string, bool> checked_;
   double float_scale_ = 1;
   std::vector<mismatch> failures_;
+  std::string skip_reason_;
 };
 
 using handler = std::function<void(case_context&)>;

@@ -48,9 +48,9 @@ bool beyond_float(const golden::case_context& c) {
 template <class T>
 void grpo_loss(golden::case_context& c) {
   // Where the reference itself lies beyond float's range, no float computation can match it
-  // (float returns inf there, as test_grpo_loss asserts): the float run repeats the double run.
+  // (float returns inf there, as test_grpo_loss asserts): the float run is reported as skipped.
   if (std::is_same_v<T, float> && beyond_float(c))
-    run<double>(c);
+    c.skip("the reference values exceed float's range (exp(ref - logp) with ref - logp > 88.7)");
   else
     run<T>(c);
 }
