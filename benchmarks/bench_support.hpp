@@ -3,8 +3,8 @@
 //
 // Names are `<workload>/<impl>/<type>/threads:<n>`, where workload is the name used by
 // ../shared/peers/README.md, impl is `alignkit` (the fused kernel), `raw_loop` (a hand-written
-// scalar loop of the same formula) or `stream_triad` (the bandwidth probe at the same working-set
-// size). Every benchmark reports bytes_per_second (bytes read + written, each array once, as the
+// scalar loop of the same formula), `materialized` (the linear head through stored [N, V] logits)
+// or `stream_triad` (the bandwidth probe at the same working-set size). Every benchmark reports bytes_per_second (bytes read + written, each array once, as the
 // peers README counts them) and items_per_second; scripts/bench.sh turns them into the table.
 #pragma once
 
@@ -13,11 +13,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <fstream>
 #include <memory>
 #include <numbers>
 #include <string>
 #include <type_traits>
 #include <vector>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <alignkit/core/execution.hpp>
 #include <alignkit/core/view.hpp>
@@ -136,18 +141,45 @@ struct work {
   double flops = 0;  ///< floating-point operations per call, for compute-bound workloads
 };
 
+/// Peak resident memory of the process (Linux): `reset()` returns freed heap memory to the system,
+/// resets the high-water mark (VmHWM, via /proc/self/clear_refs) and returns the resident size;
+/// `peak()` reads the high-water mark since then. Both are in bytes, or -1 where /proc does not
+/// tell them. The difference is the extra memory a call needed at its peak (its allocations and
+/// the pages it touched first), wherever it allocated it (malloc, new, Eigen's aligned_malloc).
+namespace peak_rss {
+inline double status_field(const std::string& key) {
+  std::ifstream f("/proc/self/status");
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind(key, 0) == 0) return 1024.0 * std::stod(line.substr(key.size()));  // "<n> kB"
+  return -1;
+}
+inline double reset() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+  std::ofstream("/proc/self/clear_refs") << "5";
+  return status_field("VmRSS:");
+}
+inline double peak() { return status_field("VmHWM:"); }
+}  // namespace peak_rss
+
 /// Registers `<workload>/<impl>/<type>/threads:<threads>`. `setup()` builds the inputs when the
-/// benchmark runs (not at registration) and returns a callable that performs one call.
+/// benchmark runs (not at registration) and returns a callable that performs one call. Besides
+/// the rates it reports `peak_extra_bytes`: the peak resident memory of the timed calls beyond
+/// what the process held after `setup()` (the calls' scratch, temporaries and thread stacks).
 template <class Setup>
 benchmark::internal::Benchmark* add(const std::string& workload, const std::string& impl,
                                     const std::string& type, int threads, work w, Setup setup) {
   const std::string name = workload + "/" + impl + "/" + type + "/threads:" + std::to_string(threads);
   auto* b = benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
     auto call = setup();
+    const double resident = peak_rss::reset();
     for (auto _ : state) {
       call();
       benchmark::ClobberMemory();
     }
+    if (const double peak = peak_rss::peak(); resident >= 0 && peak >= 0)
+      state.counters["peak_extra_bytes"] = peak - resident;
     state.SetBytesProcessed(static_cast<std::int64_t>(w.bytes) * state.iterations());
     state.SetItemsProcessed(static_cast<std::int64_t>(w.items) * state.iterations());
     state.counters["counted_bytes"] = w.bytes;

@@ -1,9 +1,15 @@
 // token/: fused log-softmax gather + entropy over [N, V] logits (token_logprob) and the chunked
-// linear head (linear_head_logprob, compute-bound: reported in FLOP/s too) at the sizes of
+// linear head (linear_head_logprob, compute-bound: reported in FLOP/s too, next to the same head
+// through materialized logits, with the peak extra memory of each) at the sizes of
 // ../shared/peers/README.md, beside a raw scalar loop (token_logprob only: a scalar GEMM of
 // 1.6 TFLOP would run for minutes) and the STREAM triad at the same working-set size.
-#include <Eigen/Core>
+#include <cstdlib>
+#include <utility>
 
+#include <Eigen/Core>
+#include <omp.h>
+
+#include <alignkit/token/cblas_gemm.hpp>
 #include <alignkit/token/linear_head.hpp>
 #include <alignkit/token/logprob.hpp>
 
@@ -59,6 +65,36 @@ alignkit::vector_view<const T> ones(index_t n) {
   return {&one, {n}, {0}};
 }
 
+// The chunked head: logp and the gradients wrt h and W, with the given GEMM hook.
+template <class Policy, class Gemm>
+void chunked_head(const Policy& policy, linear_head_data<float>& d, const Gemm& gemm) {
+  namespace lh = alignkit::token::linear_head;
+  const lh::outputs<float> out{alignkit::view_of(d.logp), {}, matrix(d.grad_h, tokens, hidden_size),
+                               matrix(d.grad_w, hidden_size, vocab)};
+  benchmark::DoNotOptimize(lh::logprob(policy, matrix(std::as_const(d.h), tokens, hidden_size),
+                                       matrix(std::as_const(d.w), hidden_size, vocab), d.y,
+                                       {.weight_layout = lh::layout::hidden_by_vocab}, out,
+                                       alignkit::token::upstream<float>{ones<float>(tokens), {}}, gemm));
+}
+
+// The linear head the plain way: logits = h·W stored as [N, V], token::logprob writes ∂L/∂logits
+// into a second [N, V] buffer, then ∂L/∂h = G·Wᵀ and ∂L/∂W = hᵀ·G: the same three Eigen GEMMs as
+// the chunked head, with 2·N·V floats of scratch allocated per call, as a trainer does per batch.
+template <class Policy>
+void materialized_head(const Policy& policy, linear_head_data<float>& d) {
+  using rowmajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Eigen::Map<const rowmajor> h(d.h.data(), tokens, hidden_size), w(d.w.data(), hidden_size, vocab);
+  rowmajor logits(tokens, vocab), grad(tokens, vocab);
+  logits.noalias() = h * w;
+  const alignkit::token::outputs<float> out{alignkit::view_of(d.logp), {},
+                                            alignkit::matrix_view<float>(grad.data(), {tokens, vocab})};
+  benchmark::DoNotOptimize(alignkit::token::logprob(
+      policy, alignkit::matrix_view<const float>(logits.data(), {tokens, vocab}), d.y, {}, out,
+      alignkit::token::upstream<float>{ones<float>(tokens), {}}));
+  Eigen::Map<rowmajor>(d.grad_h.data(), tokens, hidden_size).noalias() = grad * w.transpose();
+  Eigen::Map<rowmajor>(d.grad_w.data(), hidden_size, vocab).noalias() = h.transpose() * grad;
+}
+
 const bool registered = [] {
   add_workload<logprob_data>(
       "token_logprob",
@@ -94,26 +130,36 @@ const bool registered = [] {
     }
     benchmark::DoNotOptimize(loss);
   });
-  // Compute-bound (three GEMMs): float only, one call per measurement. Eigen's GEMM runs on
-  // OpenMP threads here (the binary is built with -fopenmp), set to the benchmark's thread count.
+  // Compute-bound (three GEMMs): float only, one call per measurement, the chunked head
+  // (`alignkit`) next to the materialized path, each with its peak extra memory. Eigen's GEMM runs
+  // on OpenMP threads here (the binary is built with -fopenmp), set to the benchmark's thread count.
   const auto w = linear_head_data<float>::counted();
-  for (int threads : {1, 2})
+  for (int threads : {1, 2}) {
     add("linear_head_logprob", "alignkit", "float", threads, w, [threads] {
       auto d = std::make_shared<linear_head_data<float>>();
       return [d, threads] {
-        namespace lh = alignkit::token::linear_head;
         Eigen::setNbThreads(threads);
-        const lh::outputs<float> out{alignkit::view_of(d->logp), {},
-                                     alignkit::matrix_view<float>(d->grad_h.data(), {tokens, hidden_size}),
-                                     alignkit::matrix_view<float>(d->grad_w.data(), {hidden_size, vocab})};
-        with_policy(threads, [&](const auto& policy) {
-          benchmark::DoNotOptimize(lh::logprob(
-              policy, alignkit::matrix_view<const float>(d->h.data(), {tokens, hidden_size}),
-              alignkit::matrix_view<const float>(d->w.data(), {hidden_size, vocab}), d->y,
-              {.weight_layout = lh::layout::hidden_by_vocab}, out, alignkit::token::upstream<float>{ones<float>(tokens), {}}));
-        });
+        with_policy(threads, [&](const auto& policy) { chunked_head(policy, *d, alignkit::token::linear_head::eigen_gemm{}); });
       };
     })->Iterations(1)->Repetitions(1);
+    // The same chunked head through the CBLAS hook, when scripts/bench.sh has put an optimized BLAS
+    // (the peer's OpenBLAS) first on the library path; never on the reference BLAS (minutes a call).
+    if (std::getenv("ALIGNKIT_BENCH_BLAS"))
+      add("linear_head_logprob", "alignkit_cblas", "float", threads, w, [threads] {
+        auto d = std::make_shared<linear_head_data<float>>();
+        return [d, threads] {
+          omp_set_num_threads(threads);  // an OpenMP build of the BLAS takes its thread count from here
+          with_policy(threads, [&](const auto& policy) { chunked_head(policy, *d, alignkit::token::linear_head::cblas_gemm{}); });
+        };
+      })->Iterations(1)->Repetitions(1);
+    add("linear_head_logprob", "materialized", "float", threads, w, [threads] {
+      auto d = std::make_shared<linear_head_data<float>>();
+      return [d, threads] {
+        Eigen::setNbThreads(threads);
+        with_policy(threads, [&](const auto& policy) { materialized_head(policy, *d); });
+      };
+    })->Iterations(1)->Repetitions(1);
+  }
   return true;
 }();
 

@@ -31,6 +31,23 @@ cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target alignkit_bench
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
+# OpenBLAS (OpenMP build) for torch's matmul in the peer and for the linear head's CBLAS hook in
+# alignkit_bench, so that both run on the same BLAS: the installed one if present, else the Debian
+# package extracted under build/ (the system's libblas.so.3 is left as it is; Debian's default is
+# the reference BLAS, ~50x slower, on which the hook's benchmark is not run).
+blas=/usr/lib/x86_64-linux-gnu/openblas-openmp
+if [ ! -e "$blas/libblas.so.3" ]; then
+  blas=$(pwd)/build/peer-blas/usr/lib/x86_64-linux-gnu/openblas-openmp
+  [ -e "$blas/libblas.so.3" ] || { (cd "$tmp" && apt-get download -q libopenblas0-openmp >/dev/null) &&
+    dpkg -x "$tmp"/libopenblas0-openmp_*.deb build/peer-blas; } || true
+fi
+bench_env=()
+if [ -e "$blas/libblas.so.3" ]; then
+  bench_env=(ALIGNKIT_BENCH_BLAS=OpenBLAS "LD_LIBRARY_PATH=$blas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+else
+  echo "OpenBLAS not available: the peer's matmul runs on the reference BLAS, the CBLAS hook is not benchmarked"
+fi
+
 peer_args=()
 peer_note="not run"
 # The peer lives in ../shared/peers next to the repository (of the main checkout, for a worktree).
@@ -43,28 +60,19 @@ elif [ ! -f "$peer_py" ]; then
   echo "no PyTorch peer at ../shared/peers/peer_torch.py (relative to the repository; PEER_DIR overrides): skipping it"
 else
   ensure_packages python3-torch
-  # torch's matmul (linear_head_logprob only) calls whatever libblas.so.3 is first; Debian's default
-  # is the reference BLAS (~50x slower). Use OpenBLAS (OpenMP build) without changing the system:
-  # the installed one if present, else the Debian package extracted under build/.
-  blas=/usr/lib/x86_64-linux-gnu/openblas-openmp
-  if [ ! -e "$blas/libblas.so.3" ]; then
-    blas=$(pwd)/build/peer-blas/usr/lib/x86_64-linux-gnu/openblas-openmp
-    [ -e "$blas/libblas.so.3" ] || { (cd "$tmp" && apt-get download -q libopenblas0-openmp >/dev/null) &&
-      dpkg -x "$tmp"/libopenblas0-openmp_*.deb build/peer-blas; } || true
-  fi
+  torch_version=$(/usr/bin/python3 -c 'import torch; print(torch.__version__)')
   if [ -e "$blas/libblas.so.3" ]; then
-    peer_note="torch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') eager, OpenBLAS (libopenblas0-openmp) for matmul"
+    peer_note="torch $torch_version eager, OpenBLAS (libopenblas0-openmp) for matmul"
     export PEER_BLAS_DIR=$blas
   else
-    peer_note="torch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') eager, Debian default BLAS (reference) for matmul"
-    echo "OpenBLAS not available: linear_head_logprob of the peer runs on the reference BLAS"
+    peer_note="torch $torch_version eager, Debian default BLAS (reference) for matmul"
   fi
   /usr/bin/python3 "$peer_py" --workload "${PEER_WORKLOADS:-all}" --threads 1,2 --scale "$peer_scale" \
     --json "$tmp/peer.json"
   peer_args=(--peer "$tmp/peer.json")
 fi
 
-./build/release/benchmarks/alignkit_bench --benchmark_filter="$filter" \
+env "${bench_env[@]}" ./build/release/benchmarks/alignkit_bench --benchmark_filter="$filter" \
   --benchmark_min_time="$min_time" --benchmark_min_warmup_time=0.1 \
   --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
   --benchmark_out="$tmp/alignkit.json" --benchmark_out_format=json

@@ -14,4 +14,4 @@ ensure_packages() {
 }
 
 # What building and testing alignkit needs.
-ALIGNKIT_BUILD_PACKAGES=(g++ cmake ninja-build libxsimd-dev libeigen3-dev xtensor-dev doctest-dev nlohmann-json3-dev)
+ALIGNKIT_BUILD_PACKAGES=(g++ cmake ninja-build libxsimd-dev libeigen3-dev xtensor-dev doctest-dev nlohmann-json3-dev libblas-dev)

@@ -15,7 +15,8 @@
 /// GEMMs as the materialized computation; with several vocabulary chunks the backward recomputes
 /// each tile (one more GEMM).
 /// Scratch (allocated once per call): rows·cols elements of T for the tile, plus 32 bytes per
-/// row of the block; nothing of size N·V.
+/// row of the block; nothing of size N·V. The default GEMM hook (Eigen) adds its packing buffers,
+/// bounded by computing in panels of 4096 columns; `cblas_gemm.hpp` has a hook for any CBLAS.
 /// Paper: Liger-Kernel fused linear cross-entropy (arXiv:2410.10989); online normalizer,
 /// Milakov & Gimelshein 2018 (arXiv:1805.02867).
 /// Parity: the materialized computation (logits = hidden·Wᵀ, then verl `logprobs_from_logits`
@@ -74,6 +75,18 @@ concept gemm_hook = requires(const G& g, matrix_view<const T> a, matrix_view<con
 
 namespace detail {
 
+/// The transpose of a rank-2 view (strides swapped).
+template <class T>
+matrix_view<T> transposed(const matrix_view<T>& v) {
+  return {v.data_handle(), {v.extent(1), v.extent(0)}, {v.stride(1), v.stride(0)}};
+}
+
+/// Rows [begin, begin + count) of a rank-2 view.
+template <class T>
+matrix_view<T> row_block(const matrix_view<T>& v, index_t begin, index_t count) {
+  return {v.data_handle() + begin * v.stride(0), {count, v.extent(1)}, v.strides()};
+}
+
 /// Calls f with an Eigen::Map of v: row-major or column-major with an outer stride when one
 /// stride is 1 (so Eigen's GEMM runs on the caller's memory), otherwise fully strided.
 template <class T, class F>
@@ -97,19 +110,27 @@ void with_eigen_map(const matrix_view<T>& v, F&& f) {
 
 /// The default GEMM hook: Eigen's matrix product on maps of the views (no copy when each
 /// operand has a unit stride in one dimension; Eigen's own threading applies if enabled).
+/// C is computed in panels of at most `panel_columns` columns: Eigen packs a block of B as wide as
+/// its cache model allows (all 32,000 columns at k = 2048: 64 MB), a panel bounds that buffer to
+/// O(k·panel_columns) at the same speed.
 struct eigen_gemm {
+  static constexpr index_t panel_columns = 4096;
   template <class T>
   void operator()(matrix_view<const T> a, matrix_view<const T> b, matrix_view<T> c, bool accumulate) const {
-    detail::with_eigen_map(a, [&](const auto& am) {
-      detail::with_eigen_map(b, [&](const auto& bm) {
-        detail::with_eigen_map(c, [&](auto cm) {
-          if (accumulate)
-            cm.noalias() += am * bm;
-          else
-            cm.noalias() = am * bm;
+    using detail::row_block, detail::transposed;
+    for (index_t j0 = 0; j0 < c.extent(1); j0 += panel_columns) {
+      const index_t nc = std::min(panel_columns, c.extent(1) - j0);
+      detail::with_eigen_map(a, [&](const auto& am) {
+        detail::with_eigen_map(transposed(row_block(transposed(b), j0, nc)), [&](const auto& bm) {
+          detail::with_eigen_map(transposed(row_block(transposed(c), j0, nc)), [&](auto cm) {
+            if (accumulate)
+              cm.noalias() += am * bm;
+            else
+              cm.noalias() = am * bm;
+          });
         });
       });
-    });
+    }
   }
 };
 
@@ -118,17 +139,6 @@ namespace detail {
 using namespace alignkit::detail;
 
 inline constexpr const char* fn = "token::linear_head::logprob";
-
-template <class T>
-matrix_view<T> transposed(const matrix_view<T>& v) {
-  return {v.data_handle(), {v.extent(1), v.extent(0)}, {v.stride(1), v.stride(0)}};
-}
-
-/// Rows [begin, begin + count) of a rank-2 view.
-template <class T>
-matrix_view<T> row_block(const matrix_view<T>& v, index_t begin, index_t count) {
-  return {v.data_handle() + begin * v.stride(0), {count, v.extent(1)}, v.strides()};
-}
 
 inline const char* layout_name(layout l) { return l == layout::vocab_by_hidden ? "[V, H]" : "[H, V]"; }
 
