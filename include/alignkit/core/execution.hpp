@@ -4,14 +4,21 @@
 /// Work is cut into chunks of a fixed number of elements (`chunk`, default 2^14) that depends only
 /// on the input length, never on the thread count; per-chunk partial sums are combined in chunk
 /// order. Hence results are bitwise identical for 1, 2 or N threads and for any executor.
-/// `par` starts `threads - 1` std::threads per call (no OpenMP requirement) and joins them before
-/// returning; `threads = 0` means `std::thread::hardware_concurrency()`.
+/// `par` runs on a process-wide pool of std::threads (no OpenMP requirement), started on first
+/// use and kept for later calls: a call wakes `threads - 1` workers instead of starting threads
+/// (about 0.1 ms each). One `par` call uses the pool at a time; a call made while it is busy (from
+/// another thread, or nested inside a chunk) starts and joins its own threads. `threads = 0`
+/// means `std::thread::hardware_concurrency()`.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <concepts>
+#include <condition_variable>
+#include <cstdint>
 #include <exception>
+#include <functional>
+#include <mutex>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -74,6 +81,67 @@ concept execution_policy = is_execution_policy_v<std::remove_cvref_t<T>>;
 
 namespace detail {
 
+/// The worker threads of exec::par. `try_run(n, job)` calls job(0) on the calling thread and
+/// job(1) … job(n − 1) on workers, and returns when all have returned; it returns false without
+/// running anything when another call holds the pool. Jobs must not throw. The pool is never
+/// destroyed (its workers sleep until the process exits), so it can be used from static
+/// destructors; a child process after fork() must not use it.
+class worker_pool {
+ public:
+  static worker_pool& instance() {
+    static worker_pool* pool = new worker_pool;
+    return *pool;
+  }
+
+  bool try_run(unsigned n, const std::function<void(unsigned)>& job) {
+    if (busy_.exchange(true, std::memory_order_acquire)) return false;
+    struct release {
+      std::atomic<bool>& flag;
+      ~release() { flag.store(false, std::memory_order_release); }
+    } owner{busy_};
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      while (workers_.size() + 1 < n) workers_.emplace_back([this, id = static_cast<unsigned>(workers_.size()) + 1] { serve(id); });
+      job_ = &job;
+      participants_ = n;
+      pending_ = n - 1;
+      ++generation_;
+    }
+    wake_.notify_all();
+    job(0);
+    std::unique_lock<std::mutex> lock(m_);
+    done_.wait(lock, [&] { return pending_ == 0; });
+    job_ = nullptr;
+    return true;
+  }
+
+ private:
+  worker_pool() = default;
+
+  void serve(unsigned id) {
+    std::uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(m_);
+    for (;;) {
+      wake_.wait(lock, [&] { return generation_ != seen; });
+      seen = generation_;
+      if (id >= participants_) continue;
+      const auto* job = job_;
+      lock.unlock();
+      (*job)(id);
+      lock.lock();
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  std::atomic<bool> busy_{false};  // set by the call that owns the pool
+  std::mutex m_;                   // guards everything below
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> workers_;
+  const std::function<void(unsigned)>* job_ = nullptr;
+  unsigned participants_ = 0, pending_ = 0;
+  std::uint64_t generation_ = 0;
+};
+
 /// Calls f(c) for every chunk index c in [0, n_chunks) under the policy.
 template <class Exec, class F>
 void for_each_chunk(const Exec& policy, index_t n_chunks, F&& f) {
@@ -97,11 +165,13 @@ void for_each_chunk(const Exec& policy, index_t n_chunks, F&& f) {
         if (!failed.exchange(true)) failure = std::current_exception();
       }
     };
-    std::vector<std::thread> pool;
-    pool.reserve(static_cast<std::size_t>(n_threads - 1));
-    for (index_t t = 1; t < n_threads; ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& th : pool) th.join();
+    if (!worker_pool::instance().try_run(static_cast<unsigned>(n_threads), [&](unsigned) { worker(); })) {
+      std::vector<std::thread> threads;
+      threads.reserve(static_cast<std::size_t>(n_threads - 1));
+      for (index_t t = 1; t < n_threads; ++t) threads.emplace_back(worker);
+      worker();
+      for (auto& th : threads) th.join();
+    }
     if (failure) std::rethrow_exception(failure);
   } else {
     policy.executor->bulk(n_chunks, [&](index_t c) { f(c); });

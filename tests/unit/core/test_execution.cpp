@@ -3,8 +3,10 @@
 #include <alignkit/alignkit.hpp>
 
 #include <atomic>
+#include <cmath>
 #include <numeric>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -59,6 +61,34 @@ TEST_CASE("an exception in a parallel chunk reaches the caller") {
     });
   };
   CHECK_THROWS_WITH_AS(boom(), "chunk 5", std::runtime_error);
+}
+
+TEST_CASE("the worker pool: repeated, nested and concurrent par calls, and calls after an exception") {
+  std::vector<double> x(200'003);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(static_cast<double>(i)) * static_cast<double>(i % 97);
+  const double s = chunked_total(alignkit::exec::seq, x);
+  const auto par2 = alignkit::exec::par.with(2);
+  for (int call = 0; call < 200; ++call) REQUIRE(chunked_total(par2, x) == s);
+  // Nested: each outer chunk makes a par call while the outer call holds the pool.
+  std::vector<double> inner(4);
+  alignkit::detail::for_each_chunk(par2, 4, [&](index_t c) { inner[static_cast<std::size_t>(c)] = chunked_total(par2, x); });
+  for (double v : inner) CHECK(v == s);
+  // Concurrent: par calls from four threads at once; at most one of them holds the pool.
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 4; ++t)
+    callers.emplace_back([&] {
+      for (int call = 0; call < 50; ++call) mismatches += chunked_total(alignkit::exec::par.with(3), x) != s;
+    });
+  for (auto& th : callers) th.join();
+  CHECK(mismatches == 0);
+  for (int call = 0; call < 3; ++call) {
+    CHECK_THROWS_AS(alignkit::detail::for_each_chunk(par2, 8, [](index_t c) {
+                      if (c % 2) throw std::runtime_error("odd chunk");
+                    }),
+                    std::runtime_error);
+    CHECK(chunked_total(par2, x) == s);
+  }
 }
 
 TEST_CASE("local_reducer models reducer and leaves values unchanged") {
