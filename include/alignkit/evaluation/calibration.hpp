@@ -363,8 +363,9 @@ auto fixed_point(const B& x) {
 /// compare and two masked integer adds per batch, seven edges per sweep over the segment (15
 /// bins: one sweep for the top label, two for the positive class). Top-label edges below 0.5
 /// need no compare (c = max(p, 1 − p) ≥ 0.5). Integer sums are exact, so the only rounding is
-/// c's to the 2^−F grid (none for c ≥ 0.5 in float). The full segments of a chunk take this path,
-/// the remainder `binary_chunk`.
+/// c's to the 2^−F grid (none for c ≥ 0.5 in float): at most 2^−(F+1) per sample, far below the
+/// inputs' own precision near 1. The full segments of a chunk take this path, the remainder
+/// `binary_chunk`. Scratch: 24 KiB on the stack (the segment), no allocation.
 template <class T, class PV, class LV>
 bool binary_chunk_unweighted(const PV& p, const LV& labels, index_t begin, index_t end, const T* e, index_t nb,
                              double* acc) {
