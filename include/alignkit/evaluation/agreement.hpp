@@ -26,10 +26,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <numeric>
 #include <span>
 #include <type_traits>
 #include <vector>
+
+#include <xsimd/xsimd.hpp>
 
 #include "../core/check.hpp"
 #include "../core/error.hpp"
@@ -118,10 +122,72 @@ void for_each_item(const char* fn, const Labels& labels, index_t k, F&& f) {
   for (index_t i = 0; i < y.extent(0); ++i) f(i, counts, count_ratings(fn, y, i, k, counts));
 }
 
+/// Limits of `fleiss_rows_simd`: categories, and raters per item (its int32 lane sums, flushed
+/// every 256 groups, stay exact).
+inline constexpr index_t simd_max_categories = 16;
+inline constexpr double simd_max_raters = 512;
+
+/// Leading rows of a contiguous int32 count table [rows, k] (k ≤ simd_max_categories,
+/// 0 ≤ n ≤ simd_max_raters) in SIMD over the flat array: column totals into acc[0 … k), Σ x²
+/// into acc[k] (exact integer sums), and the checks of every count (0 ≤ x ≤ n) and row total
+/// (= n); `ok` is cleared when one fails. The array is taken in groups of lcm(k, W) elements
+/// (whole rows), so lane l of the group's batch a always adds to column (a·W + l) mod k; a row's
+/// total is the sum of k unaligned loads starting at its first element. Returns the number of
+/// rows handled: the whole groups whose row-total loads stay inside the table.
+inline index_t fleiss_rows_simd(const std::int32_t* x, index_t rows, index_t k, std::int32_t n, double* acc, bool& ok) {
+  using BI = xsimd::batch<std::int32_t>;
+  using M = xsimd::batch_bool<std::int32_t>;
+  constexpr index_t W = static_cast<index_t>(BI::size), flush_every = 256;
+  const index_t per_group = k / std::gcd(k, W), group = per_group * W;
+  const index_t groups = (rows * k - (k - 1)) / group;
+  BI col[simd_max_categories], sq(0);
+  M row_start[simd_max_categories];
+  for (index_t a = 0; a < per_group; ++a) {
+    alignas(64) std::int32_t first[W];
+    for (index_t l = 0; l < W; ++l) first[l] = (a * W + l) % k == 0;
+    row_start[a] = BI::load_aligned(first) != BI(0);
+    col[a] = BI(0);
+  }
+  std::uint64_t col_total[simd_max_categories] = {}, sq_total = 0;
+  auto flush = [&] {
+    alignas(64) std::int32_t lanes[W];
+    for (index_t a = 0; a < per_group; ++a) {
+      col[a].store_aligned(lanes);
+      for (index_t l = 0; l < W; ++l) col_total[(a * W + l) % k] += static_cast<std::uint32_t>(lanes[l]);
+      col[a] = BI(0);
+    }
+    sq.store_aligned(lanes);
+    for (index_t l = 0; l < W; ++l) sq_total += static_cast<std::uint32_t>(lanes[l]);
+    sq = BI(0);
+  };
+  const BI nb(n), zero(0);
+  M bad = nb != nb;
+  for (index_t g = 0; g < groups; ++g) {
+    for (index_t a = 0; a < per_group; ++a) {
+      const std::int32_t* p = x + g * group + a * W;
+      const BI v = BI::load_unaligned(p);
+      bad = bad | (v < zero) | (v > nb);
+      col[a] += v;
+      sq += v * v;
+      BI total = v;
+      for (index_t j = 1; j < k; ++j) total += BI::load_unaligned(p + j);
+      bad = bad | ((total != nb) & row_start[a]);
+    }
+    if ((g + 1) % flush_every == 0) flush();
+  }
+  flush();
+  ok &= !xsimd::any(bad);
+  for (index_t j = 0; j < k; ++j) acc[j] += static_cast<double>(col_total[j]);
+  acc[k] += static_cast<double>(sq_total);
+  return groups * (group / k);
+}
+
 }  // namespace detail
 
 /// Fleiss' kappa from a count table [items, categories] (integer counts, every row summing to
-/// the same n ≥ 2) in one pass. Exact integer sums in double: bitwise identical for any policy.
+/// the same n ≥ 2) in one pass. Exact integer sums: bitwise identical for any policy. A
+/// contiguous int32 table with k ≤ 16 and n ≤ 512 takes a SIMD pass over the flat array
+/// (`detail::fleiss_rows_simd`), any other table a row-wise pass; both give the same sums.
 /// Errors: shape_error.102 (no item or no category), domain_error.255 (a negative or
 /// non-integer count), domain_error.256 (rows with different totals), domain_error.257 (fewer
 /// than 2 raters per item).
@@ -138,8 +204,9 @@ fleiss_result fleiss_kappa(const Exec& policy, const Table& table, chance method
   for (index_t j = 0; j < k; ++j) n += static_cast<double>(x(0, j));
   // Sums: [column totals K][Σ x²].
   std::vector<double> scratch, sums(static_cast<std::size_t>(k + 1), 0.0);
-  constexpr bool integral = std::is_integral_v<std::remove_cv_t<typename decltype(x)::value_type>>;
-  const bool ok = binned_pass(policy, n_items, k + 1, scratch, sums, [&](index_t i, double* acc) {
+  using V = std::remove_cv_t<typename decltype(x)::value_type>;
+  constexpr bool integral = std::is_integral_v<V>;
+  auto row = [&](index_t i, double* acc) {
     double total = 0, sq = 0;
     bool valid = true;
     for (index_t j = 0; j < k; ++j) {
@@ -151,7 +218,23 @@ fleiss_result fleiss_kappa(const Exec& policy, const Table& table, chance method
     }
     acc[k] += sq;
     return valid && total == n;
-  });
+  };
+  bool ok;
+  constexpr bool flat = std::is_same_v<V, std::int32_t> &&
+                        std::is_same_v<typename decltype(x)::accessor_type, default_accessor<typename decltype(x)::element_type>>;
+  if (flat && x.stride(1) == 1 && x.stride(0) == k && k <= detail::simd_max_categories && n >= 0 &&
+      n <= detail::simd_max_raters) {
+    ok = chunked_bins(policy, n_items, k + 1, scratch, sums, [&](index_t begin, index_t end, double* acc) {
+      bool valid = true;
+      index_t i = begin;
+      if constexpr (flat)
+        i += detail::fleiss_rows_simd(x.data_handle() + begin * k, end - begin, k, static_cast<std::int32_t>(n), acc, valid);
+      for (; i < end; ++i) valid &= row(i, acc);
+      return valid;
+    });
+  } else {
+    ok = binned_pass(policy, n_items, k + 1, scratch, sums, row);
+  }
   if (!ok) {
     for (index_t i = 0; i < n_items; ++i) {
       double total = 0;

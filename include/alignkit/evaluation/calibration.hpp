@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <span>
 #include <type_traits>
@@ -228,6 +229,43 @@ void binary_terms(const V& p, const V& y, const V& w, V& conf, V& correct, V& sq
   sq = w * d * d;
 }
 
+/// Compensated (Kahan) lane sums of the Brier terms of a chunk, added to a double at the end.
+template <class B>
+struct kahan_lanes {
+  B sum = B(typename B::value_type(0)), comp = B(typename B::value_type(0));
+  void add(const B& x) {
+    const B t = x - comp, s = sum + t;
+    comp = (s - sum) - t;
+    sum = s;
+  }
+  void add_to(double& total) const {
+    using T = typename B::value_type;
+    alignas(64) T s[B::size], c[B::size];
+    sum.store_aligned(s);
+    comp.store_aligned(c);
+    for (std::size_t l = 0; l < B::size; ++l) total += static_cast<double>(s[l]) - static_cast<double>(c[l]);
+  }
+};
+
+/// Lanes [i, i+W) of a rank-1 view as batch<T>. A contiguous view of a narrow integer type (0/1
+/// labels as bool or uint8) is widened in a plain loop, which compiles to vector zero-extensions.
+template <class T, class View>
+xsimd::batch<T> load_as(const View& v, index_t i) {
+  using B = xsimd::batch<T>;
+  using I = xsimd::as_integer_t<T>;
+  using E = std::remove_cv_t<typename View::element_type>;
+  if constexpr (std::is_integral_v<E> && sizeof(E) < sizeof(I) &&
+                std::is_same_v<typename View::accessor_type, default_accessor<typename View::element_type>>) {
+    if (v.stride(0) == 1) {
+      const E* x = v.data_handle() + i;
+      alignas(64) I buf[B::size];
+      for (std::size_t k = 0; k < B::size; ++k) buf[k] = static_cast<I>(x[k]);
+      return xsimd::to_float(xsimd::batch<I>::load_aligned(buf));
+    }
+  }
+  return make_reader<T>(v).template load<B>(i);
+}
+
 /// Binary samples [begin, end) into 4 lanes of sums, in blocks: validation, confidence,
 /// correctness, both bin indices and the Brier term of a block in SIMD, then a branch-free scalar
 /// scatter of the block into the bins; a scalar tail. False on an invalid sample.
@@ -239,7 +277,6 @@ bool binary_chunk(const PV& p, const LV& labels, const WV* w, index_t begin, ind
   static_assert(block % W == 0);
   const index_t stride = state_size(nb);
   const auto rp = make_reader<T>(p);
-  const auto ry = make_reader<T>(labels);
   alignas(64) T pb[block], yb[block], wb[block], cb[block], ab[block];
   alignas(64) xsimd::as_integer_t<T> top[block], pos[block];
   auto scatter = [&](double* a, index_t t, index_t q, T pi, T y, T wi, T c, T correct) {
@@ -247,14 +284,14 @@ bool binary_chunk(const PV& p, const LV& labels, const WV* w, index_t begin, ind
     add_to_bin(a, t, wd, static_cast<double>(c), static_cast<double>(correct));
     add_to_bin(a + 3 * nb, q, wd, static_cast<double>(pi), static_cast<double>(y));
   };
-  B sq_sum(T(0)), sq_comp(T(0));  // compensated (Kahan) sum of the Brier terms
+  kahan_lanes<B> brier;
   index_t i = begin;
   for (; i + block <= end; i += block) {
     if (w)  // weights are checked in double before they are read as T
       for (index_t j = 0; j < block; ++j)
         if (!valid_weight<T>(weight_at(w, i + j))) return false;
     for (index_t j = 0; j < block; j += W) {
-      const B pi = rp.template load<B>(i + j), y = ry.template load<B>(i + j);
+      const B pi = rp.template load<B>(i + j), y = load_as<T>(labels, i + j);
       const B wi = w ? make_reader<T>(*w).template load<B>(i + j) : B(T(1));
       if (!xsimd::all(valid_binary<T>(pi, y, wi))) return false;
       B c, correct, sq;
@@ -266,17 +303,12 @@ bool binary_chunk(const PV& p, const LV& labels, const WV* w, index_t begin, ind
       wi.store_aligned(wb + j);
       c.store_aligned(cb + j);
       correct.store_aligned(ab + j);
-      const B t = sq - sq_comp, s2 = sq_sum + t;
-      sq_comp = (s2 - sq_sum) - t;
-      sq_sum = s2;
+      brier.add(sq);
     }
     for (index_t j = 0; j < block; ++j)
       scatter(acc + (j % bin_lanes) * stride, top[j], pos[j], pb[j], yb[j], wb[j], cb[j], ab[j]);
   }
-  alignas(64) T s[W], cmp[W];
-  sq_sum.store_aligned(s);
-  sq_comp.store_aligned(cmp);
-  for (index_t l = 0; l < W; ++l) acc[6 * nb] += static_cast<double>(s[l]) - static_cast<double>(cmp[l]);
+  brier.add_to(acc[6 * nb]);
   for (; i < end; ++i) {
     if (!valid_weight<T>(weight_at(w, i))) return false;
     const T pi = static_cast<T>(p(i)), y = static_cast<T>(labels(i)), wi = static_cast<T>(weight_at(w, i));
@@ -287,6 +319,135 @@ bool binary_chunk(const PV& p, const LV& labels, const WV* w, index_t begin, ind
     acc[6 * nb] += static_cast<double>(sq);
   }
   return true;
+}
+
+/// Bin counts up to which unweighted binary samples take `binary_chunk_unweighted`.
+inline constexpr index_t vector_bins = 32;
+
+/// Exact sum of the non-negative lanes of x, each at most 2^30 (int32) or 2^58 (int64).
+template <class BI>
+std::uint64_t lane_sum(const BI& x) {
+  using I = typename BI::value_type;
+  if constexpr (sizeof(I) == 4) {  // the halves' sums stay below 2^31 for up to 64 lanes
+    const auto hi = static_cast<std::uint64_t>(xsimd::hadd(x >> 10)), lo = static_cast<std::uint64_t>(xsimd::hadd(x & BI(1023)));
+    return (hi << 10) + lo;
+  } else {
+    return static_cast<std::uint64_t>(xsimd::hadd(x));
+  }
+}
+
+/// An integer-valued batch x with 0 ≤ x ≤ 2^(digits − 1) as integers: the bits of
+/// x + 2^(digits − 1) less those of 2^(digits − 1) (no conversion instruction needed).
+template <class B>
+auto exact_to_int(const B& x) {
+  using T = typename B::value_type;
+  using BI = xsimd::batch<xsimd::as_integer_t<T>>;
+  const B magic(std::ldexp(T(1), std::numeric_limits<T>::digits - 1));
+  return xsimd::bitwise_cast<BI>(x + magic) - xsimd::bitwise_cast<BI>(magic);
+}
+
+/// round(x) as integers for 0 ≤ x ≤ 2^24 (float) or 2^52 (double).
+template <class B>
+auto fixed_point(const B& x) {
+  if constexpr (sizeof(typename B::value_type) == 4) return xsimd::nearbyint_as_int(x);
+  else return exact_to_int(x);
+}
+
+/// Unweighted binary samples [begin, end), n_bins ≤ vector_bins: the sums of `binary_chunk`
+/// (into lane 0 of acc) without a per-sample scatter. Bin b holds the c with b edges e_1 … e_{n−1}
+/// below it, so a bin's sums are differences of "sums over c > e_i" taken for every edge. Per
+/// segment of 64 batches (in L1), one SIMD pass validates, computes the Brier term and, for both
+/// confidences (top label c, positive class p), stores c's bits, the fixed-point value
+/// round(c·2^F) (F = 24 float, 52 double) and 1 + 2^H·a (count and correctness packed in one
+/// integer, H = half the integer width), and sums them over all samples; then per edge one
+/// compare and two masked integer adds per batch, seven edges per sweep over the segment (15
+/// bins: one sweep for the top label, two for the positive class). Top-label edges below 0.5
+/// need no compare (c = max(p, 1 − p) ≥ 0.5). Integer sums are exact, so the only rounding is
+/// c's to the 2^−F grid (none for c ≥ 0.5 in float): at most 2^−(F+1) per sample, far below the
+/// inputs' own precision near 1. The full segments of a chunk take this path, the remainder
+/// `binary_chunk`. Scratch: 24 KiB on the stack (the segment), no allocation.
+template <class T, class PV, class LV>
+bool binary_chunk_unweighted(const PV& p, const LV& labels, index_t begin, index_t end, const T* e, index_t nb,
+                             double* acc) {
+  using B = xsimd::batch<T>;
+  using I = xsimd::as_integer_t<T>;
+  using BI = xsimd::batch<I>;
+  constexpr index_t W = static_cast<index_t>(B::size), seg = 64 * W, sweep = 7;
+  constexpr int F = std::is_same_v<T, float> ? 24 : 52, H = 4 * static_cast<int>(sizeof(I));
+  const T scale = std::ldexp(T(1), F), packed_one = std::ldexp(T(1), H);
+  const auto rp = make_reader<T>(p);
+  // Per confidence set s (0: top label, 1: positive class), over this segment.
+  alignas(64) I bits[2][seg], fix[2][seg], packed[2][seg];
+  // Per set and edge i (i = 0: every sample): count, Σ c·2^F, Σ a over the samples with c > e_i.
+  double above[2][vector_bins][3] = {};
+  auto add_above = [&](int s, index_t edge, const BI& k, const BI& f) {
+    const std::uint64_t ks = lane_sum(k), low = (std::uint64_t{1} << H) - 1;
+    double* out = above[s][edge];
+    out[0] += static_cast<double>(ks & low);
+    out[1] += static_cast<double>(lane_sum(f));
+    out[2] += static_cast<double>(ks >> H);
+  };
+  // Edges e_first … e_{n−1} in sweeps, padded with 2 (above every c).
+  index_t first[2] = {1, 1};
+  while (first[0] < nb && e[first[0]] < T(0.5)) ++first[0];
+  auto sweep_edges = [&](int s, index_t from) {
+    BI t[sweep], k[sweep], f[sweep];
+    for (index_t q = 0; q < sweep; ++q) {
+      t[q] = xsimd::bitwise_cast<BI>(B(from + q < nb ? e[from + q] : T(2)));  // c, e_i ≥ 0: ordered as their bits
+      k[q] = f[q] = BI(I(0));
+    }
+    for (index_t j = 0; j < seg; j += W) {
+      const BI c = BI::load_aligned(bits[s] + j), v = BI::load_aligned(packed[s] + j), x = BI::load_aligned(fix[s] + j);
+      for (index_t q = 0; q < sweep; ++q) {
+        const auto m = c > t[q];
+        k[q] = xsimd::select(m, k[q] + v, k[q]);
+        f[q] = xsimd::select(m, f[q] + x, f[q]);
+      }
+    }
+    for (index_t q = 0; q < sweep && from + q < nb; ++q) add_above(s, from + q, k[q], f[q]);
+  };
+  kahan_lanes<B> brier;
+  index_t i = begin;
+  for (; i + seg <= end; i += seg) {
+    BI k_all[2] = {BI(I(0)), BI(I(0))}, f_all[2] = {BI(I(0)), BI(I(0))};
+    for (index_t j = 0; j < seg; j += W) {
+      const B pi = rp.template load<B>(i + j), y = load_as<T>(labels, i + j);
+      if (!xsimd::all(valid_binary<T>(pi, y, B(T(1))))) return false;
+      B c, correct, sq;
+      binary_terms<T>(pi, y, B(T(1)), c, correct, sq);
+      brier.add(sq);
+      const B conf[2] = {c, pi}, a[2] = {correct, y};
+      for (int s = 0; s < 2; ++s) {
+        const BI x = fixed_point(conf[s] * B(scale)), v = exact_to_int(xsimd::fma(a[s], B(packed_one), B(T(1))));
+        xsimd::bitwise_cast<BI>(conf[s]).store_aligned(bits[s] + j);
+        x.store_aligned(fix[s] + j);
+        v.store_aligned(packed[s] + j);
+        k_all[s] += v;
+        f_all[s] += x;
+      }
+    }
+    for (int s = 0; s < 2; ++s) {
+      add_above(s, 0, k_all[s], f_all[s]);
+      for (index_t edge = first[s]; edge < nb; edge += sweep) sweep_edges(s, edge);
+    }
+  }
+  brier.add_to(acc[6 * nb]);
+  const double unit = std::ldexp(1.0, -F);
+  for (int s = 0; s < 2; ++s) {
+    for (index_t edge = 1; edge < first[s]; ++edge)
+      for (int q = 0; q < 3; ++q) above[s][edge][q] = above[s][0][q];
+    for (index_t b = 0; b < nb; ++b) {
+      const double* lo = above[s][b];
+      const double* hi = b + 1 < nb ? above[s][b + 1] : nullptr;
+      auto in_bin = [&](int q) { return hi ? lo[q] - hi[q] : lo[q]; };
+      double* t = acc + 3 * nb * s + 3 * b;
+      t[0] += in_bin(0);
+      t[1] += in_bin(1) * unit;
+      t[2] += in_bin(2);
+    }
+  }
+  const auto* no_weights = static_cast<const vector_view<const double>*>(nullptr);
+  return binary_chunk<T>(p, labels, no_weights, i, end, e, nb, acc);
 }
 
 /// One pass of probabilities (rank 1: binary P(y = 1); rank 2: [N, K] rows) into `total`.
@@ -301,6 +462,7 @@ void accumulate(const char* fn, const Exec& policy, const PV& p, const LV& label
   bool ok;
   if constexpr (PV::rank() == 1) {
     ok = chunked_bins(policy, n, state_size(nb), scratch, total, [&](index_t begin, index_t end, double* acc) {
+      if (!w && nb <= vector_bins) return binary_chunk_unweighted<T>(p, labels, begin, end, e, nb, acc);
       return binary_chunk<T>(p, labels, w, begin, end, e, nb, acc);
     });
   } else {

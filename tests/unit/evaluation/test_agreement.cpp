@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -111,6 +112,64 @@ TEST_CASE("Fleiss' kappa: exec::par on 2 threads is bitwise equal to exec::seq")
   CHECK(s.kappa == p.kappa);
   CHECK(s.kappa == doctest::Approx(rowwise_fleiss(std::vector<int>(t.begin(), t.end()), items, 5)).epsilon(1e-12));
   CHECK(std::abs(s.kappa) < 0.01);  // independent uniform raters
+}
+
+// A random count table [items, k] with `raters` ratings per item.
+template <class C>
+std::vector<C> random_table(std::size_t items, std::size_t k, int raters, unsigned seed) {
+  std::mt19937 g(seed);
+  std::uniform_int_distribution<std::size_t> d(0, k - 1);
+  std::vector<C> t(items * k, 0);
+  for (std::size_t i = 0; i < items; ++i)
+    for (int r = 0; r < raters; ++r) t[i * k + d(g)] += 1;
+  return t;
+}
+
+TEST_CASE("Fleiss' kappa: the flat SIMD pass over int32 tables equals the row-wise pass bit for bit") {
+  // int64 tables take the row-wise pass; both sum integers exactly. Sizes cover tables shorter
+  // than one SIMD group, group remainders, several flushes, k above the SIMD limit (17) and
+  // raters above it (600).
+  for (std::size_t k : {1, 2, 3, 5, 7, 8, 13, 16, 17})
+    for (std::size_t items : {1, 3, 37, 1000, 70'001})
+      for (int raters : {2, 7, 600}) {
+        CAPTURE(k);
+        CAPTURE(items);
+        CAPTURE(raters);
+        const auto t32 = random_table<std::int32_t>(items, k, raters, static_cast<unsigned>(k * 31 + items));
+        const std::vector<std::int64_t> t64(t32.begin(), t32.end());
+        const auto n = static_cast<index_t>(items), kk = static_cast<index_t>(k);
+        const auto a = ag::fleiss_kappa(alignkit::as_matrix(t32, n, kk));
+        const auto b = ag::fleiss_kappa(alignkit::as_matrix(t64, n, kk));
+        CHECK(a.observed == b.observed);
+        CHECK(a.expected == b.expected);
+        CHECK((a.kappa == b.kappa || (std::isnan(a.kappa) && std::isnan(b.kappa))));
+        const auto p = ag::fleiss_kappa(alignkit::exec::par.with(2), alignkit::as_matrix(t32, n, kk));
+        CHECK((a.kappa == p.kappa || (std::isnan(a.kappa) && std::isnan(p.kappa))));
+      }
+}
+
+TEST_CASE("Fleiss' kappa: the flat SIMD pass finds a bad count or row total anywhere") {
+  const std::size_t items = 5003, k = 5;
+  for (std::size_t row : {std::size_t{1}, std::size_t{1234}, std::size_t{4999}, items - 1}) {
+    CAPTURE(row);
+    auto t = random_table<std::int32_t>(items, k, 7, 3);
+    const auto n = static_cast<index_t>(items);
+    const std::string at = "table[" + std::to_string(row);
+    auto bad = t;  // a count above n, balanced by a negative one: the row total is still 7
+    bad[row * k] = 8;
+    bad[row * k + 1] = -1;
+    for (std::size_t j = 2; j < k; ++j) bad[row * k + j] = 0;
+    CHECK_THROWS_WITH_AS(ag::fleiss_kappa(alignkit::as_matrix(bad, n, 5)),
+                         ("[alignkit.domain_error.255] agreement::fleiss_kappa: " + at +
+                          ", 1] is -1, expected a count (an integer >= 0)").c_str(),
+                         alignkit::domain_error);
+    auto uneven = t;
+    uneven[row * k + 2] += 1;
+    CHECK_THROWS_WITH_AS(ag::fleiss_kappa(alignkit::exec::par.with(2), alignkit::as_matrix(uneven, n, 5)),
+                         ("[alignkit.domain_error.256] agreement::fleiss_kappa: table row " + std::to_string(row) +
+                          " has 8 ratings, row 0 has 7; every item needs the same number of raters").c_str(),
+                         alignkit::domain_error);
+  }
 }
 
 TEST_CASE("Cohen's kappa: the textbook 2x2 example, label positions, and the undefined case") {

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -352,6 +354,87 @@ TEST_CASE_TEMPLATE("the same result on every tensor type", T, float, double) {
   for (const auto& got : {cal::evaluate(alignkit::as_matrix(pt, 64, 3), s.labels), cal::evaluate(col_major, labels)}) {
     CHECK(got.ece == doctest::Approx(want.ece).epsilon(tol));
     CHECK(got.brier == doctest::Approx(want.brier).epsilon(tol));
+  }
+}
+
+namespace {
+
+// Binary probabilities in T with many exact 0, 1, 0.5, bin edges e_i = T(i/nb) and their
+// neighbours, and labels drawn with P(y = 1) = p.
+template <class T>
+std::pair<std::vector<T>, std::vector<std::uint8_t>> edge_heavy_binary(std::size_t n, index_t nb, std::uint32_t seed) {
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::uniform_int_distribution<int> kind(0, 5);
+  std::uniform_int_distribution<index_t> edge(0, nb);
+  std::vector<T> p(n);
+  std::vector<std::uint8_t> y(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const T e = static_cast<T>(static_cast<double>(edge(g)) / static_cast<double>(nb));
+    switch (kind(g)) {
+      case 0: p[i] = e; break;
+      case 1: p[i] = std::nextafter(e, T(0)); break;
+      case 2: p[i] = std::min(std::nextafter(e, T(2)), T(1)); break;
+      case 3: p[i] = static_cast<T>(u(g) < 0.5 ? 0.5 : (u(g) < 0.5 ? 0.0 : 1.0)); break;
+      default: p[i] = static_cast<T>(u(g));
+    }
+    y[i] = u(g) < static_cast<double>(p[i]);
+  }
+  return {p, y};
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("binary ECE: the unweighted vector path equals the weighted scatter path", T, float, double) {
+  // Unit weights take the per-sample scatter; without weights, n_bins ≤ 32 takes the vector
+  // path. Counts and correctness sums are exact in both; confidences differ by rounding only.
+  for (index_t nb : {1, 2, 10, 15, 16, 31, 32, 33})
+    for (std::size_t n : {1, 7, 255, 256, 1025, 5000, 16387, 40000}) {
+      CAPTURE(nb);
+      CAPTURE(n);
+      const auto [p, y] = edge_heavy_binary<T>(n, nb, static_cast<std::uint32_t>(n + 100 * static_cast<std::size_t>(nb)));
+      const std::vector<T> ones(n, T(1));
+      cal::options o;
+      o.n_bins = nb;
+      const auto v = cal::evaluate(p, y, o);
+      const auto s = cal::evaluate(p, y, ones, o);
+      const auto par = cal::evaluate(alignkit::exec::parallel_policy{2, 1000}, p, y, o);
+      const auto seq = cal::evaluate(alignkit::exec::sequenced_policy{1000}, p, y, o);
+      for (auto bins : {&cal::report::reliability, &cal::report::positive}) {
+        REQUIRE((v.*bins).size() == static_cast<std::size_t>(nb));
+        for (std::size_t b = 0; b < (v.*bins).size(); ++b) {
+          const cal::bin &bv = (v.*bins)[b], &bs = (s.*bins)[b];
+          CHECK(bv.weight == bs.weight);
+          CHECK(bv.accuracy == bs.accuracy);
+          CHECK(bv.confidence == doctest::Approx(bs.confidence).epsilon(1e-7));
+        }
+      }
+      CHECK(v.ece == doctest::Approx(s.ece).epsilon(1e-7));
+      CHECK(v.ece_pos == doctest::Approx(s.ece_pos).epsilon(1e-7));
+      CHECK(v.mce == doctest::Approx(s.mce).epsilon(1e-7));
+      CHECK(v.brier == doctest::Approx(s.brier).epsilon(1e-6));
+      CHECK(par.ece == seq.ece);  // bitwise, with many chunks
+      CHECK(par.ece_pos == seq.ece_pos);
+      CHECK(par.brier == seq.brier);
+    }
+}
+
+TEST_CASE("binary ECE: the vector path reports the first bad sample anywhere") {
+  for (std::size_t at : {std::size_t{3}, std::size_t{700}, std::size_t{20000}, std::size_t{20479}}) {
+    CAPTURE(at);
+    auto [p, y] = edge_heavy_binary<float>(20480, 15, 5);
+    auto bad_p = p;
+    bad_p[at] = 1.5f;
+    CHECK_THROWS_WITH_AS(cal::evaluate(alignkit::exec::par.with(2), bad_p, y),
+                         ("[alignkit.domain_error.250] calibration::accumulator::add: probs[" + std::to_string(at) +
+                          "] is 1.5, expected a probability in [0, 1]").c_str(),
+                         alignkit::domain_error);
+    auto bad_y = y;
+    bad_y[at] = 2;
+    CHECK_THROWS_WITH_AS(cal::evaluate(p, bad_y),
+                         ("[alignkit.domain_error.252] calibration::accumulator::add: labels[" + std::to_string(at) +
+                          "] is 2, expected an integer in [0, 1]").c_str(),
+                         alignkit::domain_error);
   }
 }
 
