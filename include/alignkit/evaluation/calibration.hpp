@@ -166,6 +166,14 @@ row_stats<T> stats_of(const Row& row, index_t k) {
     ss += v * v;
   }
   index_t arg = 0;
+  if constexpr (plain) {  // skip whole batches without the maximum, then find it lane by lane
+    using B = xsimd::batch<T>;
+    constexpr index_t W = static_cast<index_t>(B::size);
+    if (row.stride(0) == 1) {
+      const B target(mx);
+      while (arg + W <= k && xsimd::none(B::load_unaligned(row.data_handle() + arg) == target)) arg += W;
+    }
+  }
   while (arg < k - 1 && !(static_cast<T>(row(arg)) == mx)) ++arg;
   return {mx, mn, s, ss, arg};
 }
