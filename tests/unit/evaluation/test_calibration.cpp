@@ -139,6 +139,23 @@ TEST_CASE("top-label multiclass ECE: the first maximum wins ties") {
   CHECK(t.reliability[3].accuracy == 0.5);
 }
 
+TEST_CASE_TEMPLATE("top-label multiclass ECE: the first maximum of long rows, across SIMD batches", T, float, double) {
+  // 40 classes; each row holds its maximum 0.25 twice, at first < second, and 0.5/38 elsewhere.
+  // Three rows each, labelled first, first, second: accuracy 2/3 (1/3 if a later maximum won).
+  const index_t k = 40;
+  const std::pair<index_t, index_t> at[] = {{0, 39}, {3, 4}, {15, 16}, {17, 33}, {31, 32}, {36, 38}, {38, 39}, {7, 24}};
+  std::vector<T> p;
+  std::vector<int> labels;
+  for (const auto& [first, second] : at)
+    for (int row = 0; row < 3; ++row) {
+      for (index_t j = 0; j < k; ++j) p.push_back(j == first || j == second ? T(0.25) : T(0.5 / 38));
+      labels.push_back(static_cast<int>(row < 2 ? first : second));
+    }
+  const auto r = cal::evaluate(alignkit::as_matrix(p, static_cast<index_t>(labels.size()), k), labels, {.n_bins = 10});
+  CHECK(r.reliability[2].weight == static_cast<double>(labels.size()));
+  CHECK(r.reliability[2].accuracy == doctest::Approx(2.0 / 3).epsilon(1e-15));
+}
+
 TEST_CASE_TEMPLATE("confidence exactly 1 goes in the last bin and exactly 0 in the first", T, float, double) {
   const std::vector<T> p{T(0), T(1), T(0), T(1)};
   const std::vector<int> y{0, 1, 1, 0};
