@@ -1,5 +1,5 @@
 // Stable softplus, log-sigmoid, sigmoid (scalar and SIMD forms agree), logsumexp, and the
-// compensated map_reduce driver.
+// blockwise-summing map_reduce driver and its reader of 1-byte masks.
 #include <alignkit/alignkit.hpp>
 
 #include <array>
