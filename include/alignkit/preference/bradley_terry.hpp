@@ -13,7 +13,9 @@
 /// `RewardTrainer` (`center_rewards_coefficient`).
 #pragma once
 
+#include <array>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "../core/check.hpp"
@@ -85,24 +87,39 @@ result run(const Exec& policy, const C& c, const R& r, const M* margin, const op
   const T inv_d = static_cast<T>(1.0 / denom);
   const T two_c_over_d = static_cast<T>(2.0 * opts.center_rewards_coefficient / denom);
 
-  auto body = [&](index_t i, auto tag, const auto& rm) {
+  // Center stands for c > 0: without it the Σ(r_c + r_r)² sum and the center gradient are skipped.
+  auto body = [&](index_t i, auto tag, const auto& rm, auto center) {
     using V = typename decltype(tag)::type;
     const V xc = rc.template load<V>(i), xr = rr.template load<V>(i);
     const V diff = xc - xr;
     const auto [loss, s] = softplus_and_sigmoid(-(diff - rm.template load<V>(i)));  // s = σ(−z)
-    const V sum = xc + xr;
-    const V center = two_c_over_d * sum;
+    const V g = s * inv_d;
     w_loss.store(i, loss);
-    w_gc.store(i, center - s * inv_d);
-    w_gr.store(i, center + s * inv_d);
-    return std::array<V, 4>{loss, indicator_<V>(xc > xr), diff, sum * sum};
+    if constexpr (decltype(center)::value) {
+      const V sum = xc + xr;
+      const V c_grad = two_c_over_d * sum;
+      w_gc.store(i, c_grad - g);
+      w_gr.store(i, c_grad + g);
+      return std::array<V, 4>{loss, indicator_<V>(xc > xr), diff, sum * sum};
+    } else {
+      w_gc.store(i, -g);
+      w_gr.store(i, g);
+      return std::array<V, 3>{loss, indicator_<V>(xc > xr), diff};
+    }
   };
-  const auto sums = margin ? map_reduce<T, 4>(policy, n, [&](index_t i, auto tag) {
-                               return body(i, tag, make_reader<T>(*margin));
-                             })
-                           : map_reduce<T, 4>(policy, n, [&](index_t i, auto tag) {
-                               return body(i, tag, constant_reader<T>{T(0)});
-                             });
+  auto pass = [&](auto center) {
+    constexpr std::size_t K = decltype(center)::value ? 4 : 3;
+    sums<4> out;
+    const auto s = margin ? map_reduce<T, K>(policy, n, [&](index_t i, auto tag) {
+                              return body(i, tag, make_reader<T>(*margin), center);
+                            })
+                          : map_reduce<T, K>(policy, n, [&](index_t i, auto tag) {
+                              return body(i, tag, constant_reader<T>{T(0)}, center);
+                            });
+    for (std::size_t k = 0; k < K; ++k) out.value[k] = s[k];
+    return out;
+  };
+  const auto sums = opts.center_rewards_coefficient > 0 ? pass(std::true_type{}) : pass(std::false_type{});
   const auto nd = static_cast<double>(n);
   return {sums[0] / denom + opts.center_rewards_coefficient * sums[3] / denom, sums[1] / nd, sums[2] / nd, n};
 }

@@ -235,20 +235,23 @@ result fused(const Exec& policy, const PC& pc, const PR& pr, const RC& rc, const
   const index_t n = pc.extent(0);
   const auto r_pc = make_reader<T>(pc), r_pr = make_reader<T>(pr), r_rc = make_reader<T>(rc), r_rr = make_reader<T>(rr);
   const auto r_w = optional_input(extra.weights, T(1));
-  const auto r_nc = optional_input(extra.chosen_tokens, T(1)), r_nr = optional_input(extra.rejected_tokens, T(1));
+  const auto r_nc = make_reader<T>(extra.chosen_tokens), r_nr = make_reader<T>(extra.rejected_tokens);
   const auto w_loss = make_writer<T>(out.losses), w_cr = make_writer<T>(out.chosen_rewards),
              w_rr = make_writer<T>(out.rejected_rewards);
   const auto w_gpc = make_writer<T>(out.grad_policy_chosen), w_gpr = make_writer<T>(out.grad_policy_rejected);
   const auto w_grc = make_writer<T>(out.grad_ref_chosen), w_grr = make_writer<T>(out.grad_ref_rejected);
   const T t_beta = static_cast<T>(beta), inv_d = static_cast<T>(1.0 / denom);
+  const bool has_nc = extra.chosen_tokens.data_handle() != nullptr, has_nr = extra.rejected_tokens.data_handle() != nullptr;
   const auto sums = map_reduce<T, 4>(policy, n, [&](index_t i, auto tag) {
     using V = typename decltype(tag)::type;
     const V xpc = r_pc.template load<V>(i), xpr = r_pr.template load<V>(i);
     const V dc = xpc - r_rc.template load<V>(i), dr = xpr - r_rr.template load<V>(i);
-    const V nc = max_(r_nc.template load<V>(i), V(1)), nr = max_(r_nr.template load<V>(i), V(1));
-    const pair_value<V> g = pair(dc / nc, dr / nr, xpc / nc, xpr / nr);
+    // 1/max(n, 1) once per side (exactly 1 without token counts: no division in the loop)
+    const V inc = has_nc ? V(1) / max_(r_nc.template load<V>(i), V(1)) : V(1);
+    const V inr = has_nr ? V(1) / max_(r_nr.template load<V>(i), V(1)) : V(1);
+    const pair_value<V> g = pair(dc * inc, dr * inr, xpc * inc, xpr * inr);
     const V w = r_w.template load<V>(i);
-    const V loss = w * g.loss, sc = w * V(inv_d) / nc, sr = w * V(inv_d) / nr;
+    const V loss = w * g.loss, sc = w * V(inv_d) * inc, sr = w * V(inv_d) * inr;
     const V chosen = V(t_beta) * dc, rejected = V(t_beta) * dr;
     w_loss.store(i, loss);
     w_gpc.store(i, g.gpc * sc);
@@ -414,7 +417,7 @@ result run(const Exec& policy, const PC& pc, const PR& pr, const RC& rc, const R
       return fused<T>(policy, pc, pr, rc, rr, o.beta, denom, out, extra,
                       [&](const auto& a_ref, const auto& b_ref, const auto& a_free, const auto& b_free) {
                         using V = std::remove_cvref_t<decltype(a_ref)>;
-                        const auto t = use_ref ? term<L, F>(a_ref, b_ref, p) : term<L, F>(a_free, b_free, p);
+                        const auto t = term<L, F>(use_ref ? a_ref : a_free, use_ref ? b_ref : b_free, p);
                         const V zero(0);
                         return pair_value<V>{t.loss, t.da, t.db, use_ref ? -t.da : zero, use_ref ? -t.db : zero};
                       });
@@ -429,7 +432,7 @@ result run(const Exec& policy, const PC& pc, const PR& pr, const RC& rc, const R
                       for (const auto& k : terms) {
                         const bool use_ref = !free || always_uses_reference(k.type);
                         const V w(static_cast<T>(k.weight));
-                        const auto t = use_ref ? term<F>(k.type, a_ref, b_ref, p) : term<F>(k.type, a_free, b_free, p);
+                        const auto t = term<F>(k.type, use_ref ? a_ref : a_free, use_ref ? b_ref : b_free, p);
                         acc.loss += w * t.loss;
                         acc.gpc += w * t.da;
                         acc.gpr += w * t.db;

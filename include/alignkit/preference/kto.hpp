@@ -29,6 +29,7 @@
 #include "../core/numerics.hpp"
 #include "../core/reducer.hpp"
 #include "../core/tensor.hpp"
+#include "detail/logistic.hpp"
 
 ALIGNKIT_BEGIN_NAMESPACE
 
@@ -91,9 +92,9 @@ alignkit::detail::sums<2> side(const Exec& policy, const P& pol, const R& ref, T
     using V = typename decltype(tag)::type;
     const V x = rp.template load<V>(i) - rr.template load<V>(i);
     const V u = V(sign * beta) * (x - V(shift));
-    const V s = sigmoid(u), s_neg = sigmoid(-u);
-    const V loss = V(weight) * s;
-    const V g = V(weight * sign * beta * inv_d) * s * s_neg;  // d(w·σ(u))/dx / D
+    const auto l = logistic(u);  // σ(u) and σ(−u) from one exp and one division
+    const V loss = V(weight) * l.sigmoid_pos;
+    const V g = V(weight * sign * beta * inv_d) * l.sigmoid_pos * l.sigmoid_neg;  // d(w·σ(u))/dx / D
     w_loss.store(i, loss);
     w_gp.store(i, g);
     w_gr.store(i, -g);

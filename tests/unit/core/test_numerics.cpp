@@ -1,8 +1,10 @@
 // Stable softplus, log-sigmoid, sigmoid (scalar and SIMD forms agree), logsumexp, and the
-// compensated map_reduce driver.
+// blockwise-summing map_reduce driver and its reader of 1-byte masks.
 #include <alignkit/alignkit.hpp>
 
+#include <array>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -53,16 +55,80 @@ TEST_CASE("logsumexp is stable for huge and constant rows") {
   CHECK(std::isinf(alignkit::logsumexp(0, [](index_t) { return 0.0; })));
 }
 
-TEST_CASE("map_reduce sums 4M float ones exactly and matches across policies") {
-  const index_t n = 4 * 1024 * 1024 + 3;
-  std::vector<float> x(static_cast<std::size_t>(n), 0.1f);
-  const auto rd = alignkit::detail::make_reader<float>(alignkit::view_of(x));
-  auto body = [&](index_t i, auto tag) {
+namespace {
+
+/// The documented bound of map_reduce's blockwise sums, as a fraction of Σ|x|.
+template <class T>
+double sum_error_bound(index_t n) {
+  const double u_t = std::numeric_limits<T>::epsilon() / 2, u_d = std::numeric_limits<double>::epsilon() / 2;
+  const auto w = static_cast<double>(alignkit::detail::batch_t<T>::size);
+  return static_cast<double>(alignkit::detail::sum_block - 1) * u_t +
+         (static_cast<double>(n) / static_cast<double>(alignkit::detail::sum_block) + 2 * w) * u_d;
+}
+
+template <class T>
+auto sum_of(const std::vector<T>& x, const auto& policy) {
+  const auto rd = alignkit::detail::make_reader<T>(alignkit::view_of(x));
+  return alignkit::detail::map_reduce<T, 1>(policy, static_cast<index_t>(x.size()), [&](index_t i, auto tag) {
     using V = typename decltype(tag)::type;
     return std::array<V, 1>{rd.template load<V>(i)};
+  })[0];
+}
+
+}  // namespace
+
+TEST_CASE("map_reduce sums 4M copies of float(0.1) within its bound and matches across policies") {
+  const index_t n = 4 * 1024 * 1024 + 3;
+  const std::vector<float> x(static_cast<std::size_t>(n), 0.1f);
+  const double s = sum_of(x, alignkit::exec::seq);
+  const double exact = static_cast<double>(0.1f) * static_cast<double>(n);
+  CHECK(std::abs(s - exact) <= sum_error_bound<float>(n) * exact);
+  CHECK(std::abs(s - exact) <= 1e-6 * exact);  // a float running sum would stall near 2^21
+  CHECK(sum_of(x, alignkit::exec::par.with(2)) == s);
+}
+
+TEST_CASE_TEMPLATE("map_reduce sums 2^24 mixed-sign values within its bound against a double reference", T, float,
+                   double) {
+  const index_t n = index_t{1} << 24;
+  std::vector<T> x(static_cast<std::size_t>(n));
+  std::uint64_t state = 12345;
+  for (auto& v : x) {  // splitmix-like LCG: uniform in [-1, 3)
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    v = static_cast<T>(-1.0 + 4.0 * static_cast<double>(state >> 11) * 0x1.0p-53);
+  }
+  double exact = 0, abs_sum = 0;  // reference: double running sum (error ≤ n·2^-53·Σ|x| ≈ 2e-9 Σ|x|)
+  for (T v : x) {
+    exact += static_cast<double>(v);
+    abs_sum += std::abs(static_cast<double>(v));
+  }
+  const double s = sum_of(x, alignkit::exec::seq);
+  const double reference_error = static_cast<double>(n) * std::numeric_limits<double>::epsilon() * abs_sum;
+  CHECK(std::abs(s - exact) <= sum_error_bound<T>(n) * abs_sum + reference_error);
+  CHECK(sum_of(x, alignkit::exec::par.with(2)) == s);
+}
+
+TEST_CASE_TEMPLATE("reader widens contiguous and strided 1-byte masks like the scalar path", T, float, double) {
+  using B = alignkit::detail::batch_t<T>;
+  constexpr auto w = static_cast<index_t>(B::size);
+  std::vector<std::uint8_t> u(static_cast<std::size_t>(4 * w));
+  std::vector<signed char> s(u.size());
+  for (std::size_t k = 0; k < u.size(); ++k) {
+    u[k] = static_cast<std::uint8_t>((k * 37) % 256);
+    s[k] = static_cast<signed char>(static_cast<int>(k * 37 % 256) - 128);
+  }
+  bool flags[64];
+  for (std::size_t k = 0; k < 64; ++k) flags[k] = k % 3 == 0;
+  auto check_view = [&](const auto& view, index_t n) {
+    const auto rd = alignkit::detail::make_reader<T>(view);
+    for (index_t i = 0; i + w <= n; i += w) {
+      alignas(64) T lanes[B::size];
+      rd.template load<B>(i).store_aligned(lanes);
+      for (index_t k = 0; k < w; ++k) CHECK(lanes[k] == rd.template load<T>(i + k));
+    }
   };
-  const auto s = alignkit::detail::map_reduce<float, 1>(alignkit::exec::seq, n, body);
-  // Exact sum of n copies of float(0.1): compensation keeps it to double rounding.
-  CHECK(std::abs(s[0] - static_cast<double>(0.1f) * static_cast<double>(n)) < 1e-6);
-  CHECK(alignkit::detail::map_reduce<float, 1>(alignkit::exec::par.with(2), n, body)[0] == s[0]);
+  const auto n = static_cast<index_t>(u.size());
+  check_view(alignkit::vector_view<const std::uint8_t>(u.data(), n), n);
+  check_view(alignkit::vector_view<const signed char>(s.data(), n), n);
+  check_view(alignkit::vector_view<const bool>(flags, 64), 64);
+  check_view(alignkit::vector_view<const std::uint8_t>(u.data(), {n / 2}, {2}), n / 2);  // strided
 }
