@@ -139,7 +139,7 @@ void gae_block_zero(const Row* row, index_t len, double gamma, double gl, bool w
     const index_t w = t1 - t0;
     for (index_t j = 0; j < R; ++j) {
       const auto& [r, v, m, a, ret] = row[j];
-      if constexpr (requires { r.prefetch(0, 0); }) {
+      if constexpr (requires(const Row& x) { x.r.prefetch(0, 0); }) {
         const index_t next = std::max<index_t>(0, t0 - gae_tile);
         r.prefetch(next, t0);
         v.prefetch(next, t0);
