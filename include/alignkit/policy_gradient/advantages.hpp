@@ -15,6 +15,8 @@
 ///   reinforce_pp           c = 0; for t = T−1 … 0: c = r_t + γ·c, G_t = c, c = c·m_t;
 ///                          advantages = whiten(G, m)·m (verl), returns = G
 ///   remax                  R_t = Σ_{t'≥t} r_{t'}·m_{t'}, advantages = R_t − b_i·m_t (b: greedy score)
+/// The score form with consecutive groups of a fixed size computes a_i = (s_i − μ_g)·c_g with
+/// c_g = 1/(σ_g + ε) (grpo), n/(n−1) (rloo) or 1: equal to the above up to rounding.
 /// Papers: GRPO, Shao et al. 2024 (arXiv:2402.03300); Dr.GRPO, Liu et al. 2025 (arXiv:2503.20783);
 /// RLOO, Ahmadian et al. 2024 (arXiv:2402.14740); REINFORCE++, Hu 2025 (arXiv:2501.03262);
 /// ReMax, Li et al. 2023 (arXiv:2310.10505); OPO, Hao et al. 2025 (arXiv:2505.23585).
@@ -25,10 +27,12 @@
 /// reinforce_pp_baseline_adv, remax_adv, opo_adv).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <span>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "../core/check.hpp"
@@ -187,6 +191,62 @@ advantages::result group_relative_scores(std::vector<double>& s, const Length& l
   return res;
 }
 
+/// Σ_k f(x[k]) over n contiguous elements, in double, through 8 lane sums (k mod 8) added
+/// pairwise, then the tail: a fixed order that compilers vectorize on any SIMD width.
+template <class E, class F>
+double lane_sum(const E* x, index_t n, F f) {
+  constexpr index_t W = 8;
+  const index_t full = n / W * W;
+  double acc[W] = {};
+  for (index_t k = 0; k < full; k += W)
+    for (index_t j = 0; j < W; ++j) acc[j] += f(static_cast<double>(x[k + j]));
+  double s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+  for (index_t k = full; k < n; ++k) s += f(static_cast<double>(x[k]));
+  return s;
+}
+
+/// Score form with consecutive groups of `size` on contiguous `scores` and `out`: one pass over
+/// memory, each group (held in cache) read for its mean μ, then for Σ(s − μ)² (grpo), then written
+/// as a_i = (s_i − μ)·c with c = 1/(σ + ε) (grpo), n/(n − 1) (rloo) or 1, which is the general
+/// path's formula up to the rounding of its sums and of c. Work items are whole groups (about
+/// `policy.chunk` scores each), so the output does not depend on the policy. No scratch.
+template <class Exec, class S, class O>
+advantages::result group_relative_fixed(const Exec& policy, const S* scores, O* out, index_t count, index_t size,
+                                        const advantages::options& opts) {
+  using advantages::estimator;
+  constexpr index_t Q = 8;  // groups whose statistics are finished together (one sqrt/div batch)
+  const bool divide = opts.method == estimator::grpo && opts.norm_by_std;
+  const double k = static_cast<double>(size);
+  const double rloo = size > 1 ? k / (k - 1) : 1.0;
+  const index_t per_chunk = std::max<index_t>(1, policy.chunk / size);
+  for_each_chunk(policy, chunk_count(count, per_chunk), [&](index_t c) {
+    const index_t last = std::min(count, (c + 1) * per_chunk);
+    for (index_t q0 = c * per_chunk; q0 < last; q0 += Q) {
+      const index_t nq = std::min(Q, last - q0);
+      const S* x = scores + q0 * size;
+      double mean[Q] = {}, scale[Q], var[Q] = {};
+      if (size > 1)
+        for (index_t q = 0; q < nq; ++q) mean[q] = lane_sum(x + q * size, size, [](double v) { return v; }) / k;
+      if (divide) {
+        if (size > 1)
+          for (index_t q = 0; q < nq; ++q) {
+            const double m = mean[q];
+            var[q] = lane_sum(x + q * size, size, [m](double v) { return (v - m) * (v - m); });
+          }
+        for (index_t q = 0; q < Q; ++q)
+          scale[q] = 1.0 / ((size > 1 ? std::sqrt(var[q] / (k - 1)) : 1.0) + opts.epsilon);
+      } else {
+        for (index_t q = 0; q < Q; ++q) scale[q] = opts.method == estimator::rloo ? rloo : 1.0;
+      }
+      O* y = out + q0 * size;
+      for (index_t q = 0; q < nq; ++q)
+        for (index_t j = 0; j < size; ++j)
+          y[q * size + j] = static_cast<O>((static_cast<double>(x[q * size + j]) - mean[q]) * scale[q]);
+    }
+  });
+  return {count, size == 1 ? count : 0, std::nullopt};
+}
+
 /// Group-relative advantages of token rewards in either layout, written as a_i·m into `out`.
 template <class Exec, class Rows, class RV, class MV, class OV, class Groups, class Reducer>
 advantages::result group_relative_run(const Exec& policy, const Rows& rows, const RV& rv, const MV& mv,
@@ -338,8 +398,10 @@ result group_relative(const Exec& policy, const packed<Offsets>& layout, const R
 
 /// Group-relative advantages from one score per sequence: `scores` and `out` are `[B]`; every
 /// sequence counts as one token (L_i = 1), so opo's baseline is the group mean and
-/// reinforce_pp_baseline whitens over the sequences. Scratch: 1 double per sequence and 5 per
-/// group. Errors as above (101 for out).
+/// reinforce_pp_baseline whitens over the sequences. With `group_size` on contiguous `scores`
+/// and `out`, one pass over whole groups in parallel under `exec::par` (bitwise equal to
+/// `exec::seq`), no scratch, a_i computed as (s_i − μ)·(1/(σ + ε)); otherwise scratch of 1 double
+/// per sequence and 5 per group. Errors as above (101 for out).
 template <exec::execution_policy Exec, vector_like S, class Groups, class Out, reducer Red = local_reducer>
 result group_relative(const Exec& policy, const S& scores, const Groups& groups, const options& opts, Out&& out,
                       Red&& reducer = {}) {
@@ -349,11 +411,28 @@ result group_relative(const Exec& policy, const S& scores, const Groups& groups,
   const auto ov = view_of(out);
   check_same_shape(fn, "out", ov, "scores", sv);
   const index_t b = sv.extent(0);
-  std::vector<double> s(static_cast<std::size_t>(b));
-  for (index_t i = 0; i < b; ++i) s[static_cast<std::size_t>(i)] = static_cast<double>(sv(i));
-  auto res = group_relative_scores(s, [](index_t) { return 1.0; }, groups, opts, reducer, fn);
   using E = typename decltype(ov)::element_type;
-  for (index_t i = 0; i < b; ++i) ov(i) = static_cast<E>(s[static_cast<std::size_t>(i)]);
+  using SV = decltype(sv);
+  using OV = decltype(ov);
+  constexpr bool plain = std::is_same_v<Groups, group_size> &&
+                         std::is_same_v<typename SV::accessor_type, default_accessor<typename SV::element_type>> &&
+                         std::is_same_v<typename OV::accessor_type, default_accessor<E>>;
+  result res;
+  bool fixed = false;
+  if constexpr (plain) {
+    if (sv.stride(0) == 1 && ov.stride(0) == 1) {
+      check_range(fn, "epsilon", opts.epsilon, 0.0, HUGE_VAL);
+      const index_t count = group_count(groups, b, fn);
+      res = group_relative_fixed(policy, sv.data_handle(), ov.data_handle(), count, groups.size, opts);
+      fixed = true;
+    }
+  }
+  if (!fixed) {
+    std::vector<double> s(static_cast<std::size_t>(b));
+    for (index_t i = 0; i < b; ++i) s[static_cast<std::size_t>(i)] = static_cast<double>(sv(i));
+    res = group_relative_scores(s, [](index_t) { return 1.0; }, groups, opts, reducer, fn);
+    for (index_t i = 0; i < b; ++i) ov(i) = static_cast<E>(s[static_cast<std::size_t>(i)]);
+  }
   if (opts.method == estimator::reinforce_pp_baseline) {
     static constexpr int one = 1;
     const vector_view<const int> ones(&one, {b}, {0});

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -158,6 +159,74 @@ TEST_CASE_TEMPLATE("padded and packed layouts give bitwise identical results", T
         CHECK(pret[k] == ret[static_cast<std::size_t>(i * 23 + t)]);
       }
   }
+}
+
+// Rows longer than one tile of the masking::zero scan, in blocks of 8 rows and single rows.
+TEST_CASE_TEMPLATE("masking::zero over several tiles: recursion, layouts, policies and strides agree", T, float,
+                   double) {
+  const index_t rows = 19, cols = 600;
+  const auto b = random_batch(rows, cols, 21);
+  const auto p = pack(b);
+  const auto n = static_cast<std::size_t>(rows * cols);
+  const std::vector<T> r(b.r.begin(), b.r.end()), v(b.v.begin(), b.v.end());
+  const std::vector<T> pr(p.r.begin(), p.r.end()), pv(p.v.begin(), p.v.end());
+  gae::options opts{.gamma = 0.99, .lam = 0.95, .masked = gae::masking::zero};
+  std::vector<double> ra, rr;
+  reference(b, opts.gamma, opts.lam, opts.masked, ra, rr);
+  std::vector<T> a(n), ret(n);
+  const auto res = gae::compute(as_matrix(r, rows, cols), as_matrix(v, rows, cols), as_matrix(b.m, rows, cols), opts,
+                                gae::outputs<T>{as_matrix(a, rows, cols), as_matrix(ret, rows, cols)});
+  double valid = 0;
+  for (int x : b.m) valid += x;
+  CHECK(res.valid_tokens == valid);
+  const double tol = std::is_same_v<T, float> ? 1e-4 : 1e-10;
+  for (std::size_t k = 0; k < n; ++k) {
+    CHECK(std::abs(a[k] - ra[k]) <= tol * (1 + std::abs(ra[k])));
+    CHECK(std::abs(ret[k] - rr[k]) <= tol * (1 + std::abs(rr[k])));
+  }
+  opts.whiten = alignkit::whitening::options{};
+  std::vector<T> sa(n), sr(n), pa(n), prt(n), ka(pr.size()), kr(pr.size()), ta(n), tr(n);
+  const auto rs = gae::compute(alignkit::exec::seq, as_matrix(r, rows, cols), as_matrix(v, rows, cols),
+                               as_matrix(b.m, rows, cols), opts,
+                               gae::outputs<T>{as_matrix(sa, rows, cols), as_matrix(sr, rows, cols)});
+  const auto rp = gae::compute(alignkit::exec::par.with(3), as_matrix(r, rows, cols), as_matrix(v, rows, cols),
+                               as_matrix(b.m, rows, cols), opts,
+                               gae::outputs<T>{as_matrix(pa, rows, cols), as_matrix(prt, rows, cols)});
+  CHECK(sa == pa);
+  CHECK(sr == prt);
+  CHECK(rs.whitening->mean == rp.whitening->mean);
+  CHECK(rs.whitening->scale == rp.whitening->scale);
+  const auto rk = gae::compute(alignkit::packed{p.offsets}, pr, pv, p.m, opts,
+                               gae::outputs<T, 1>{alignkit::view_of(ka), alignkit::view_of(kr)});
+  CHECK(rk.valid_tokens == rs.valid_tokens);
+  CHECK(rk.whitening->mean == rs.whitening->mean);
+  CHECK(rk.whitening->scale == rs.whitening->scale);
+  for (index_t i = 0; i < rows; ++i)
+    for (index_t t = 0; t < b.lengths[static_cast<std::size_t>(i)]; ++t) {
+      const auto k = static_cast<std::size_t>(p.offsets[static_cast<std::size_t>(i)] + t);
+      CHECK(ka[k] == sa[static_cast<std::size_t>(i * cols + t)]);
+      CHECK(kr[k] == sr[static_cast<std::size_t>(i * cols + t)]);
+    }
+  // The same batch stored column-major (strided rows) takes the view path: bitwise equal.
+  std::vector<T> cr(n), cv(n);
+  std::vector<int> cm(n);
+  for (index_t i = 0; i < rows; ++i)
+    for (index_t t = 0; t < cols; ++t) {
+      const auto k = static_cast<std::size_t>(i * cols + t), c = static_cast<std::size_t>(t * rows + i);
+      cr[c] = r[k];
+      cv[c] = v[k];
+      cm[c] = b.m[k];
+    }
+  const auto col = [&](auto& x) {
+    using E = std::remove_reference_t<decltype(x[0])>;
+    return alignkit::strided_view<E, 2>(x.data(), {rows, cols}, {1, rows});
+  };
+  gae::compute(col(cr), col(cv), col(cm), opts, gae::outputs<T>{col(ta), col(tr)});
+  for (index_t i = 0; i < rows; ++i)
+    for (index_t t = 0; t < cols; ++t) {
+      CHECK(ta[static_cast<std::size_t>(t * rows + i)] == sa[static_cast<std::size_t>(i * cols + t)]);
+      CHECK(tr[static_cast<std::size_t>(t * rows + i)] == sr[static_cast<std::size_t>(i * cols + t)]);
+    }
 }
 
 TEST_CASE("exec::par is bitwise equal to exec::seq, padded and packed") {
