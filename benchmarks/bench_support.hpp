@@ -3,9 +3,11 @@
 //
 // Names are `<workload>/<impl>/<type>/threads:<n>`, where workload is the name used by
 // ../shared/peers/README.md, impl is `alignkit` (the fused kernel), `raw_loop` (a hand-written
-// scalar loop of the same formula), `materialized` (the linear head through stored [N, V] logits)
-// or `stream_triad` (the bandwidth probe at the same working-set size). Every benchmark reports bytes_per_second (bytes read + written, each array once, as the
-// peers README counts them) and items_per_second; scripts/bench.sh turns them into the table.
+// scalar loop of the same formula), `materialized` (the linear head through stored [N, V] logits;
+// `alignkit_cblas` and `materialized_cblas`: both through the CBLAS GEMM hook) or `stream_triad`
+// (the bandwidth probe at the same working-set size). Every benchmark reports bytes_per_second
+// (bytes read + written, each array once, as the peers README counts them) and items_per_second;
+// scripts/bench.sh turns them into the table.
 #pragma once
 
 #include <benchmark/benchmark.h>

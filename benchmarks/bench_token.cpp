@@ -78,21 +78,21 @@ void chunked_head(const Policy& policy, linear_head_data<float>& d, const Gemm& 
 }
 
 // The linear head the plain way: logits = h·W stored as [N, V], token::logprob writes ∂L/∂logits
-// into a second [N, V] buffer, then ∂L/∂h = G·Wᵀ and ∂L/∂W = hᵀ·G: the same three Eigen GEMMs as
-// the chunked head, with 2·N·V floats of scratch allocated per call, as a trainer does per batch.
-template <class Policy>
-void materialized_head(const Policy& policy, linear_head_data<float>& d) {
-  using rowmajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  const Eigen::Map<const rowmajor> h(d.h.data(), tokens, hidden_size), w(d.w.data(), hidden_size, vocab);
-  rowmajor logits(tokens, vocab), grad(tokens, vocab);
-  logits.noalias() = h * w;
-  const alignkit::token::outputs<float> out{alignkit::view_of(d.logp), {},
-                                            alignkit::matrix_view<float>(grad.data(), {tokens, vocab})};
-  benchmark::DoNotOptimize(alignkit::token::logprob(
-      policy, alignkit::matrix_view<const float>(logits.data(), {tokens, vocab}), d.y, {}, out,
-      alignkit::token::upstream<float>{ones<float>(tokens), {}}));
-  Eigen::Map<rowmajor>(d.grad_h.data(), tokens, hidden_size).noalias() = grad * w.transpose();
-  Eigen::Map<rowmajor>(d.grad_w.data(), hidden_size, vocab).noalias() = h.transpose() * grad;
+// into a second [N, V] buffer, then ∂L/∂h = G·Wᵀ and ∂L/∂W = hᵀ·G: the same three GEMMs, through
+// the same hook, as the chunked head, with 2·N·V floats of scratch allocated per call, as a trainer
+// does per batch.
+template <class Policy, class Gemm>
+void materialized_head(const Policy& policy, linear_head_data<float>& d, const Gemm& gemm) {
+  using alignkit::token::linear_head::detail::transposed;
+  const auto h = matrix(std::as_const(d.h), tokens, hidden_size), w = matrix(std::as_const(d.w), hidden_size, vocab);
+  std::vector<float> logits(static_cast<std::size_t>(tokens * vocab)), grad(logits.size());
+  gemm(h, w, matrix(logits, tokens, vocab), false);
+  const alignkit::token::outputs<float> out{alignkit::view_of(d.logp), {}, matrix(grad, tokens, vocab)};
+  benchmark::DoNotOptimize(alignkit::token::logprob(policy, matrix(std::as_const(logits), tokens, vocab), d.y, {}, out,
+                                                    alignkit::token::upstream<float>{ones<float>(tokens), {}}));
+  const auto g = matrix(std::as_const(grad), tokens, vocab);
+  gemm(g, transposed(w), matrix(d.grad_h, tokens, hidden_size), false);
+  gemm(transposed(h), g, matrix(d.grad_w, hidden_size, vocab), false);
 }
 
 const bool registered = [] {
@@ -130,35 +130,36 @@ const bool registered = [] {
     }
     benchmark::DoNotOptimize(loss);
   });
-  // Compute-bound (three GEMMs): float only, one call per measurement, the chunked head
-  // (`alignkit`) next to the materialized path, each with its peak extra memory. Eigen's GEMM runs
-  // on OpenMP threads here (the binary is built with -fopenmp), set to the benchmark's thread count.
+  // Compute-bound (three GEMMs): float only, one call per measurement. The chunked head
+  // (`alignkit`) next to the materialized path (`materialized`), both with Eigen's GEMM (OpenMP
+  // threads here: the binary is built with -fopenmp), each with its peak extra memory; then both
+  // through the CBLAS hook when scripts/bench.sh has put an optimized BLAS (the peer's OpenBLAS)
+  // first on the library path (never on the reference BLAS: minutes a call).
+  namespace lh = alignkit::token::linear_head;
   const auto w = linear_head_data<float>::counted();
+  const bool blas = std::getenv("ALIGNKIT_BENCH_BLAS") != nullptr;
   for (int threads : {1, 2}) {
-    add("linear_head_logprob", "alignkit", "float", threads, w, [threads] {
-      auto d = std::make_shared<linear_head_data<float>>();
-      return [d, threads] {
-        Eigen::setNbThreads(threads);
-        with_policy(threads, [&](const auto& policy) { chunked_head(policy, *d, alignkit::token::linear_head::eigen_gemm{}); });
-      };
-    })->Iterations(1)->Repetitions(1);
-    // The same chunked head through the CBLAS hook, when scripts/bench.sh has put an optimized BLAS
-    // (the peer's OpenBLAS) first on the library path; never on the reference BLAS (minutes a call).
-    if (std::getenv("ALIGNKIT_BENCH_BLAS"))
-      add("linear_head_logprob", "alignkit_cblas", "float", threads, w, [threads] {
+    auto head = [&](const char* impl, auto gemm, bool chunked) {
+      add("linear_head_logprob", impl, "float", threads, w, [threads, gemm, chunked] {
         auto d = std::make_shared<linear_head_data<float>>();
-        return [d, threads] {
+        return [d, threads, gemm, chunked] {
+          Eigen::setNbThreads(threads);
           omp_set_num_threads(threads);  // an OpenMP build of the BLAS takes its thread count from here
-          with_policy(threads, [&](const auto& policy) { chunked_head(policy, *d, alignkit::token::linear_head::cblas_gemm{}); });
+          with_policy(threads, [&](const auto& policy) {
+            if (chunked)
+              chunked_head(policy, *d, gemm);
+            else
+              materialized_head(policy, *d, gemm);
+          });
         };
       })->Iterations(1)->Repetitions(1);
-    add("linear_head_logprob", "materialized", "float", threads, w, [threads] {
-      auto d = std::make_shared<linear_head_data<float>>();
-      return [d, threads] {
-        Eigen::setNbThreads(threads);
-        with_policy(threads, [&](const auto& policy) { materialized_head(policy, *d); });
-      };
-    })->Iterations(1)->Repetitions(1);
+    };
+    head("alignkit", lh::eigen_gemm{}, true);
+    head("materialized", lh::eigen_gemm{}, false);
+    if (blas) {
+      head("alignkit_cblas", lh::cblas_gemm{}, true);
+      head("materialized_cblas", lh::cblas_gemm{}, false);
+    }
   }
   return true;
 }();

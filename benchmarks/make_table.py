@@ -194,38 +194,39 @@ def table(a):
 
 
 def head_table(p, get, peer):
-    """The chunked linear head against the same head through materialized [N, V] logits, and
-    through the CBLAS hook against the peer on the same BLAS."""
+    """The chunked linear head against the same head through materialized [N, V] logits, with the
+    same GEMM (Eigen; a CBLAS through the hook), and against the peer."""
     w = "linear_head_logprob"
-    rows = [(t, get(w, "alignkit", "float", t), get(w, "materialized", "float", t)) for t in (1, 2)]
-    rows = [r for r in rows if r[1] and r[2]]
+    rows = [(t, gemm, get(w, c, "float", t), get(w, m, "float", t))
+            for t in (1, 2) for gemm, c, m in (("Eigen", "alignkit", "materialized"),
+                                               ("CBLAS hook (OpenBLAS)", "alignkit_cblas", "materialized_cblas"))]
+    rows = [r for r in rows if r[2] and r[3]]
     if not rows:
         return
     mib = lambda r: f"{r['peak_extra'] / 2**20:,.0f}" if r and "peak_extra" in r else "–"
-    sec = lambda r: f"{r['s']:.1f}" if r else "–"
     p("")
     p("### Linear head [4096, 2048] · [2048, 32000]: chunked vs materialized logits (float, same run)")
     p("")
-    p("Each computes logp, ∂L/∂hidden and ∂L/∂W with three GEMMs. Chunked = `token::linear_head::logprob` "
-      "(default tile 256 rows × V); materialized = logits and their gradient stored as two [N, V] arrays "
-      "(Eigen GEMMs, then `token::logprob`). Peak extra = peak resident memory during the call minus the "
-      "resident memory before it (inputs and outputs excluded, GEMM packing buffers included; the peer: "
-      "its own peak-RSS delta). One call per measurement.")
+    p("Each computes logp, ∂L/∂hidden and ∂L/∂W with three GEMMs through the same GEMM hook. Chunked = "
+      "`token::linear_head::logprob` (default tile 256 rows × V); materialized = logits and their gradient "
+      "stored as two [N, V] arrays, then `token::logprob`. Peak extra = peak resident memory during the call "
+      "minus the resident memory before it (inputs and outputs excluded, GEMM packing buffers included; the "
+      "peer: its own peak-RSS delta). One call per measurement.")
     p("")
-    p("| threads | chunked (Eigen) s | materialized (Eigen) s | time chunked / materialized | chunked peak extra MiB "
+    p("| threads | GEMM | chunked s | materialized s | time chunked / materialized | chunked peak extra MiB "
       "| materialized peak extra MiB | memory chunked / materialized | check (≤ 1.1× time, ≤ 1/8 memory) "
-      "| chunked, CBLAS hook on OpenBLAS s | peer (torch, OpenBLAS) s | peer / CBLAS-hook time | CBLAS-hook peak extra MiB "
-      "| peer peak extra MiB |")
-    p("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
-    for t, c, m in rows:
+      "| peer (torch eager, OpenBLAS) s | peer peak extra MiB | peer / chunked time |")
+    p("|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+    for t, gemm, c, m in rows:
         tr = c["s"] / m["s"]
         mr = c["peak_extra"] / m["peak_extra"] if "peak_extra" in c and "peak_extra" in m else None
         ok = tr <= 1.1 and mr is not None and mr <= 1 / 8
-        b, pr = get(w, "alignkit_cblas", "float", t), peer.get((w, t))
-        cells = [str(t), sec(c), sec(m), f"{tr:.2f}×", mib(c), mib(m), "–" if mr is None else f"1/{1 / mr:.1f}",
-                 "PASS" if ok else "FAIL", sec(b), f"{pr['median_s']:.1f}" if pr else "–",
-                 ratio(pr["median_s"] / b["s"]) if pr and b else "–", mib(b),
-                 f"{pr['peak_rss_delta_mib']:,.0f}" if pr and "peak_rss_delta_mib" in pr else "–"]
+        pr = peer.get((w, t))
+        cells = [str(t), gemm, f"{c['s']:.1f}", f"{m['s']:.1f}", f"{tr:.2f}×", mib(c), mib(m),
+                 "–" if mr is None else f"1/{1 / mr:.1f}", "PASS" if ok else "FAIL",
+                 f"{pr['median_s']:.1f}" if pr else "–",
+                 f"{pr['peak_rss_delta_mib']:,.0f}" if pr and "peak_rss_delta_mib" in pr else "–",
+                 ratio(pr["median_s"] / c["s"]) if pr else "–"]
         p("| " + " | ".join(cells) + " |")
 
 
