@@ -91,10 +91,11 @@ struct cblas_gemm {
     if (m == 0 || n == 0) return;
     const index_t ldc = detail::row_major_ld(c);
     if (ldc == 0) {
-      // Column-major C: Cᵀ = Bᵀ·Aᵀ is row-major. Neither order: through a row-major copy of C.
+      // Column-major C: Cᵀ = Bᵀ·Aᵀ is row-major. Neither order: through a row-major buffer (holding
+      // C's values only when they are accumulated into).
       if (detail::row_major_ld(detail::transposed(c)) != 0)
         return (*this)(detail::transposed(b), detail::transposed(a), detail::transposed(c), accumulate);
-      auto buf = detail::contiguous_copy(c);
+      auto buf = accumulate ? detail::contiguous_copy(c) : std::vector<T>(static_cast<std::size_t>(m * n));
       const matrix_view<T> tmp(buf.data(), {m, n});
       (*this)(a, b, tmp, accumulate);
       for (index_t i = 0; i < m; ++i)
