@@ -208,7 +208,7 @@ def head_table(p, get, peer):
     p("### Linear head [4096, 2048] · [2048, 32000]: chunked vs materialized logits (float, same run)")
     p("")
     p("Each computes logp, ∂L/∂hidden and ∂L/∂W with three GEMMs through the same GEMM hook. Chunked = "
-      "`token::linear_head::logprob` (default tile 256 rows × V); materialized = logits and their gradient "
+      "`token::linear_head::logprob` (default tile 512 rows × V); materialized = logits and their gradient "
       "stored as two [N, V] arrays, then `token::logprob`. Peak extra = peak resident memory during the call "
       "minus the resident memory before it (inputs and outputs excluded, GEMM packing buffers included; the "
       "peer: its own peak-RSS delta). One call per measurement.")
