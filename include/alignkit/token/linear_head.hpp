@@ -16,7 +16,7 @@
 /// each tile (one more GEMM).
 /// Scratch (allocated once per call): rows·cols elements of T for the tile, plus 32 bytes per
 /// row of the block; nothing of size N·V. The default GEMM hook (Eigen) adds its packing buffers,
-/// bounded by computing in panels of 4096 columns; `cblas_gemm.hpp` has a hook for any CBLAS.
+/// bounded by computing in blocks of 4096 × 4096; `cblas_gemm.hpp` has a hook for any CBLAS.
 /// Paper: Liger-Kernel fused linear cross-entropy (arXiv:2410.10989); online normalizer,
 /// Milakov & Gimelshein 2018 (arXiv:1805.02867).
 /// Parity: the materialized computation (logits = hidden·Wᵀ, then verl `logprobs_from_logits`
@@ -112,26 +112,29 @@ void with_eigen_map(const matrix_view<T>& v, F&& f) {
 
 /// The default GEMM hook: Eigen's matrix product on maps of the views (no copy when each
 /// operand has a unit stride in one dimension; Eigen's own threading applies if enabled).
-/// C is computed in panels of at most `panel_columns` columns: Eigen packs a block of B as wide as
-/// its cache model allows (all 32,000 columns at k = 2048: 64 MB), a panel bounds that buffer to
-/// O(k·panel_columns) at the same speed.
+/// C is computed in blocks of at most `panel` × `panel`: Eigen packs a block of each operand as
+/// large as its cache model allows (all 32,000 columns of B at k = 2048: 64 MB; all 32,000 rows of
+/// A at k = 512: 64 MB), a block bounds those buffers to O(k·panel) at the same speed.
 struct eigen_gemm {
-  static constexpr index_t panel_columns = 4096;
+  static constexpr index_t panel = 4096;
   template <class T>
   void operator()(matrix_view<const T> a, matrix_view<const T> b, matrix_view<T> c, bool accumulate) const {
     using detail::row_block, detail::transposed;
-    for (index_t j0 = 0; j0 < c.extent(1); j0 += panel_columns) {
-      const index_t nc = std::min(panel_columns, c.extent(1) - j0);
-      detail::with_eigen_map(a, [&](const auto& am) {
-        detail::with_eigen_map(transposed(row_block(transposed(b), j0, nc)), [&](const auto& bm) {
-          detail::with_eigen_map(transposed(row_block(transposed(c), j0, nc)), [&](auto cm) {
-            if (accumulate)
-              cm.noalias() += am * bm;
-            else
-              cm.noalias() = am * bm;
+    for (index_t i0 = 0; i0 < c.extent(0); i0 += panel) {
+      const index_t mc = std::min(panel, c.extent(0) - i0);
+      for (index_t j0 = 0; j0 < c.extent(1); j0 += panel) {
+        const index_t nc = std::min(panel, c.extent(1) - j0);
+        detail::with_eigen_map(row_block(a, i0, mc), [&](const auto& am) {
+          detail::with_eigen_map(transposed(row_block(transposed(b), j0, nc)), [&](const auto& bm) {
+            detail::with_eigen_map(transposed(row_block(transposed(row_block(c, i0, mc)), j0, nc)), [&](auto cm) {
+              if (accumulate)
+                cm.noalias() += am * bm;
+              else
+                cm.noalias() = am * bm;
+            });
           });
         });
-      });
+      }
     }
   }
 };

@@ -3,6 +3,7 @@
 // differences, both weight layouts, a custom GEMM hook, determinism across threads, errors.
 #include <alignkit/token/linear_head.hpp>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -12,6 +13,7 @@
 #include <doctest/doctest.h>
 
 #include "finite_difference.hpp"
+#include "naive_product.hpp"
 
 namespace tk = alignkit::token;
 namespace lh = alignkit::token::linear_head;
@@ -120,6 +122,13 @@ TEST_CASE("equal to the materialized computation on random shapes and tilings") 
       }
     }
   }
+}
+
+TEST_CASE("the Eigen hook equals a naive product in every storage order, across its block edges") {
+  // 4099 rows or columns of C: two blocks of eigen_gemm::panel = 4096.
+  static_assert(lh::eigen_gemm::panel == 4096);
+  const std::array<index_t, 3> shapes[] = {{5, 7, 3}, {1, 6, 4}, {4, 5, 1}, {3, 4, 0}, {4099, 3, 2}, {3, 4099, 2}};
+  CHECK(test_support::check_against_naive_product(lh::eigen_gemm{}, shapes) == 6 * 27 * 2);
 }
 
 TEST_CASE("gradients wrt hidden and weight match finite differences") {
