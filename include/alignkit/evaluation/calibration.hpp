@@ -127,54 +127,64 @@ struct row_stats {
   index_t argmax;
 };
 
+/// One pass, no branch on the data: on a contiguous row each lane keeps its maximum and the
+/// first index where it occurred, and the lowest index among the lanes holding the row maximum
+/// is the first argmax; the remaining columns update it only when strictly greater. A NaN is not
+/// tracked by max and min but makes the sum NaN.
 template <class T, class Row>
 row_stats<T> stats_of(const Row& row, index_t k) {
   using E = std::remove_cv_t<typename Row::element_type>;
   constexpr bool plain = std::is_same_v<E, T> && std::is_same_v<typename Row::accessor_type,
                                                                   default_accessor<typename Row::element_type>>;
   T mx = -std::numeric_limits<T>::infinity(), mn = std::numeric_limits<T>::infinity(), s = 0, ss = 0;
-  index_t j = 0;
+  index_t j = 0, arg = 0;
   if constexpr (plain) {
     using B = xsimd::batch<T>;
+    using I = xsimd::as_integer_t<T>;
+    using BI = xsimd::batch<I>;
     constexpr index_t W = static_cast<index_t>(B::size);
     if (row.stride(0) == 1 && k >= W) {
       const T* x = row.data_handle();
+      alignas(64) I lane[W];
+      for (index_t l = 0; l < W; ++l) lane[l] = static_cast<I>(l);
+      BI at = BI::load_aligned(lane), first(I(0));
       B bmx(mx), bmn(mn), bs(T(0)), bss(T(0));
       for (; j + W <= k; j += W) {
         const B v = B::load_unaligned(x + j);
-        bmx = xsimd::max(bmx, v);
+        const auto up = v > bmx;
+        first = xsimd::select(xsimd::bool_cast(up), at, first);
+        bmx = xsimd::select(up, v, bmx);
         bmn = xsimd::min(bmn, v);
         bs += v;
         bss = xsimd::fma(v, v, bss);
+        at += BI(static_cast<I>(W));
       }
       alignas(64) T a[W], b[W];
       bmx.store_aligned(a);
       bmn.store_aligned(b);
+      first.store_aligned(lane);
       for (index_t l = 0; l < W; ++l) {
         mx = std::max(mx, a[l]);
         mn = std::min(mn, b[l]);
       }
+      arg = k;
+      for (index_t l = 0; l < W; ++l)
+        if (a[l] == mx) arg = std::min(arg, static_cast<index_t>(lane[l]));
+      if (arg == k) arg = 0;  // a row of −inf or NaN
       s = xsimd::hadd(bs);
       ss = xsimd::hadd(bss);
     }
   }
   for (; j < k; ++j) {
     const T v = static_cast<T>(row(j));
-    mx = std::max(mx, v);
+    if (v > mx) {
+      mx = v;
+      arg = j;
+    }
     mn = std::min(mn, v);
     s += v;
     ss += v * v;
   }
-  index_t arg = 0;
-  if constexpr (plain) {  // skip whole batches without the maximum, then find it lane by lane
-    using B = xsimd::batch<T>;
-    constexpr index_t W = static_cast<index_t>(B::size);
-    if (row.stride(0) == 1) {
-      const B target(mx);
-      while (arg + W <= k && xsimd::none(B::load_unaligned(row.data_handle() + arg) == target)) arg += W;
-    }
-  }
-  while (arg < k - 1 && !(static_cast<T>(row(arg)) == mx)) ++arg;
   return {mx, mn, s, ss, arg};
 }
 
@@ -255,23 +265,19 @@ struct kahan_lanes {
   }
 };
 
-/// Lanes [i, i+W) of a rank-1 view as batch<T>. A contiguous view of a narrow integer type (0/1
-/// labels as bool or uint8) is widened in a plain loop, which compiles to vector zero-extensions.
+/// Elements [i, i + count) of a rank-1 view as T into `out`. A contiguous view is read in a plain
+/// loop, which compiles to vector conversions (e.g. 0/1 labels as bool or uint8 widened to
+/// float); the caller loads batches from `out` later, never straight after a narrower store.
 template <class T, class View>
-xsimd::batch<T> load_as(const View& v, index_t i) {
-  using B = xsimd::batch<T>;
-  using I = xsimd::as_integer_t<T>;
-  using E = std::remove_cv_t<typename View::element_type>;
-  if constexpr (std::is_integral_v<E> && sizeof(E) < sizeof(I) &&
-                std::is_same_v<typename View::accessor_type, default_accessor<typename View::element_type>>) {
+void widen_to(const View& v, index_t i, index_t count, T* out) {
+  if constexpr (std::is_same_v<typename View::accessor_type, default_accessor<typename View::element_type>>) {
     if (v.stride(0) == 1) {
-      const E* x = v.data_handle() + i;
-      alignas(64) I buf[B::size];
-      for (std::size_t k = 0; k < B::size; ++k) buf[k] = static_cast<I>(x[k]);
-      return xsimd::to_float(xsimd::batch<I>::load_aligned(buf));
+      const auto* x = v.data_handle() + i;
+      for (index_t k = 0; k < count; ++k) out[k] = static_cast<T>(x[k]);
+      return;
     }
   }
-  return make_reader<T>(v).template load<B>(i);
+  for (index_t k = 0; k < count; ++k) out[k] = static_cast<T>(v(i + k));
 }
 
 /// Binary samples [begin, end) into 4 lanes of sums, in blocks: validation, confidence,
@@ -298,8 +304,9 @@ bool binary_chunk(const PV& p, const LV& labels, const WV* w, index_t begin, ind
     if (w)  // weights are checked in double before they are read as T
       for (index_t j = 0; j < block; ++j)
         if (!valid_weight<T>(weight_at(w, i + j))) return false;
+    widen_to(labels, i, block, yb);
     for (index_t j = 0; j < block; j += W) {
-      const B pi = rp.template load<B>(i + j), y = load_as<T>(labels, i + j);
+      const B pi = rp.template load<B>(i + j), y = B::load_aligned(yb + j);
       const B wi = w ? make_reader<T>(*w).template load<B>(i + j) : B(T(1));
       if (!xsimd::all(valid_binary<T>(pi, y, wi))) return false;
       B c, correct, sq;
@@ -307,7 +314,6 @@ bool binary_chunk(const PV& p, const LV& labels, const WV* w, index_t begin, ind
       bin_of(c, e, nb).store_aligned(top + j);
       bin_of(pi, e, nb).store_aligned(pos + j);
       pi.store_aligned(pb + j);
-      y.store_aligned(yb + j);
       wi.store_aligned(wb + j);
       c.store_aligned(cb + j);
       correct.store_aligned(ab + j);
@@ -373,7 +379,7 @@ auto fixed_point(const B& x) {
 /// need no compare (c = max(p, 1 − p) ≥ 0.5). Integer sums are exact, so the only rounding is
 /// c's to the 2^−F grid (none for c ≥ 0.5 in float): at most 2^−(F+1) per sample, far below the
 /// inputs' own precision near 1. The full segments of a chunk take this path, the remainder
-/// `binary_chunk`. Scratch: 24 KiB on the stack (the segment), no allocation.
+/// `binary_chunk`. Scratch: 28 KiB on the stack (the segment), no allocation.
 template <class T, class PV, class LV>
 bool binary_chunk_unweighted(const PV& p, const LV& labels, index_t begin, index_t end, const T* e, index_t nb,
                              double* acc) {
@@ -386,6 +392,7 @@ bool binary_chunk_unweighted(const PV& p, const LV& labels, index_t begin, index
   const auto rp = make_reader<T>(p);
   // Per confidence set s (0: top label, 1: positive class), over this segment.
   alignas(64) I bits[2][seg], fix[2][seg], packed[2][seg];
+  alignas(64) T ys[seg];  // the segment's labels as T
   // Per set and edge i (i = 0: every sample): count, Σ c·2^F, Σ a over the samples with c > e_i.
   double above[2][vector_bins][3] = {};
   auto add_above = [&](int s, index_t edge, const BI& k, const BI& f) {
@@ -418,8 +425,9 @@ bool binary_chunk_unweighted(const PV& p, const LV& labels, index_t begin, index
   index_t i = begin;
   for (; i + seg <= end; i += seg) {
     BI k_all[2] = {BI(I(0)), BI(I(0))}, f_all[2] = {BI(I(0)), BI(I(0))};
+    widen_to(labels, i, seg, ys);
     for (index_t j = 0; j < seg; j += W) {
-      const B pi = rp.template load<B>(i + j), y = load_as<T>(labels, i + j);
+      const B pi = rp.template load<B>(i + j), y = B::load_aligned(ys + j);
       if (!xsimd::all(valid_binary<T>(pi, y, B(T(1))))) return false;
       B c, correct, sq;
       binary_terms<T>(pi, y, B(T(1)), c, correct, sq);
