@@ -120,24 +120,43 @@ double weight_at(const WV* w, index_t i) {
   return w ? static_cast<double>((*w)(i)) : 1.0;
 }
 
-/// Max (first argmax), min, sum and sum of squares of a row, in T; vectorized when contiguous.
+/// Max (first argmax), sum and sum of squares of a row, in T, and whether every entry is in [0, 1].
 template <class T>
 struct row_stats {
-  T max, min, sum, sumsq;
+  T max, sum, sumsq;
   index_t argmax;
+  bool in_unit;
+  /// A row of probabilities: entries in [0, 1] (no NaN) summing to 1 within tol.
+  bool valid(T tol) const { return in_unit && std::abs(sum - T(1)) <= tol; }
 };
 
-/// One pass, no branch on the data: on a contiguous row each lane keeps its maximum and the
-/// first index where it occurred, and the lowest index among the lanes holding the row maximum
-/// is the first argmax; the remaining columns update it only when strictly greater. A NaN is not
-/// tracked by max and min but makes the sum NaN.
+/// Lane i's partner i xor H.
+template <unsigned H>
+struct xor_lane {
+  static constexpr unsigned get(unsigned i, unsigned) { return i ^ H; }
+};
+
+/// op over every lane of x, in every lane: log2 W swizzle steps, all in registers.
+template <std::size_t H, class V, class Op>
+V all_lanes(const V& x, Op op) {
+  if constexpr (H == 0) {
+    return x;
+  } else {
+    using U = typename xsimd::as_unsigned_integer<V>::type;
+    return all_lanes<H / 2>(op(x, xsimd::swizzle(x, xsimd::make_batch_constant<U, xor_lane<H>>())), op);
+  }
+}
+
+/// One pass, no branch on the data. On a contiguous row of at least one batch, each lane keeps
+/// its maximum and the first column where it occurred (a later equal value does not replace
+/// it); the lowest such column among the lanes holding the row maximum is the first argmax. The
+/// last k mod W columns are read as the row's final batch with the columns already counted
+/// masked out. Otherwise a scalar loop. A NaN is never the maximum (and makes in_unit false).
 template <class T, class Row>
 row_stats<T> stats_of(const Row& row, index_t k) {
   using E = std::remove_cv_t<typename Row::element_type>;
   constexpr bool plain = std::is_same_v<E, T> && std::is_same_v<typename Row::accessor_type,
                                                                   default_accessor<typename Row::element_type>>;
-  T mx = -std::numeric_limits<T>::infinity(), mn = std::numeric_limits<T>::infinity(), s = 0, ss = 0;
-  index_t j = 0, arg = 0;
   if constexpr (plain) {
     using B = xsimd::batch<T>;
     using I = xsimd::as_integer_t<T>;
@@ -145,47 +164,54 @@ row_stats<T> stats_of(const Row& row, index_t k) {
     constexpr index_t W = static_cast<index_t>(B::size);
     if (row.stride(0) == 1 && k >= W) {
       const T* x = row.data_handle();
-      alignas(64) I lane[W];
-      for (index_t l = 0; l < W; ++l) lane[l] = static_cast<I>(l);
-      BI at = BI::load_aligned(lane), first(I(0));
-      B bmx(mx), bmn(mn), bs(T(0)), bss(T(0));
-      for (; j + W <= k; j += W) {
-        const B v = B::load_unaligned(x + j);
-        const auto up = v > bmx;
+      alignas(64) I lanes[W];
+      for (index_t l = 0; l < W; ++l) lanes[l] = static_cast<I>(l);
+      const BI lane = BI::load_aligned(lanes);
+      const B ninf(-std::numeric_limits<T>::infinity()), zero(T(0)), one(T(1));
+      BI at = lane, first(I(0));
+      B mx(ninf), s(zero), ss(zero);
+      const xsimd::batch_bool<T> all(true);
+      auto in_unit = all;
+      // v: the batch at columns `at`; fresh: its lanes not counted yet.
+      auto add = [&](const B& v, const auto& fresh) {
+        in_unit = in_unit & (v >= zero) & (v <= one);
+        const auto up = fresh & (v > mx);
         first = xsimd::select(xsimd::bool_cast(up), at, first);
-        bmx = xsimd::select(up, v, bmx);
-        bmn = xsimd::min(bmn, v);
-        bs += v;
-        bss = xsimd::fma(v, v, bss);
-        at += BI(static_cast<I>(W));
+        mx = xsimd::select(up, v, mx);
+        const B u = xsimd::select(fresh, v, zero);
+        s += u;
+        ss = xsimd::fma(u, u, ss);
+      };
+      index_t j = 0;
+      for (; j + W <= k; j += W, at += BI(static_cast<I>(W))) add(B::load_unaligned(x + j), all);
+      if (j < k) {
+        at = lane + BI(static_cast<I>(k - W));
+        add(B::load_unaligned(x + k - W), xsimd::bool_cast(lane >= BI(static_cast<I>(W - (k - j)))));
       }
-      alignas(64) T a[W], b[W];
-      bmx.store_aligned(a);
-      bmn.store_aligned(b);
-      first.store_aligned(lane);
-      for (index_t l = 0; l < W; ++l) {
-        mx = std::max(mx, a[l]);
-        mn = std::min(mn, b[l]);
-      }
-      arg = k;
-      for (index_t l = 0; l < W; ++l)
-        if (a[l] == mx) arg = std::min(arg, static_cast<index_t>(lane[l]));
-      if (arg == k) arg = 0;  // a row of −inf or NaN
-      s = xsimd::hadd(bs);
-      ss = xsimd::hadd(bss);
+      const B top = all_lanes<W / 2>(mx, [](const B& u, const B& v) { return xsimd::max(u, v); });
+      const BI cand = xsimd::select(xsimd::bool_cast(mx == top), first, BI(static_cast<I>(k)));
+      alignas(64) I f[W];
+      all_lanes<W / 2>(cand, [](const BI& u, const BI& v) { return xsimd::min(u, v); }).store_aligned(f);
+      alignas(64) T m[W];
+      top.store_aligned(m);
+      const auto arg = static_cast<index_t>(f[0]);
+      return {m[0], xsimd::hadd(s), xsimd::hadd(ss), arg < k ? arg : 0, xsimd::all(in_unit)};
     }
   }
-  for (; j < k; ++j) {
+  T mx = -std::numeric_limits<T>::infinity(), s = 0, ss = 0;
+  index_t arg = 0;
+  bool in_unit = true;
+  for (index_t j = 0; j < k; ++j) {
     const T v = static_cast<T>(row(j));
     if (v > mx) {
       mx = v;
       arg = j;
     }
-    mn = std::min(mn, v);
+    in_unit = in_unit && v >= T(0) && v <= T(1);
     s += v;
     ss += v * v;
   }
-  return {mx, mn, s, ss, arg};
+  return {mx, s, ss, arg, in_unit};
 }
 
 /// Label of sample i if it is an integer in [0, k), else −1.
@@ -490,7 +516,7 @@ void accumulate(const char* fn, const Exec& policy, const PV& p, const LV& label
       const row_stats<T> s = stats_of<T>(row, k);
       const index_t y = label_at(labels, i, k);
       const double wi = weight_at(w, i);
-      if (!(s.min >= T(0) && s.max <= T(1) && std::abs(s.sum - T(1)) <= tol) || y < 0 ||
+      if (!s.valid(tol) || y < 0 ||
           !valid_weight<T>(wi))
         return false;
       add_to_bin(acc, bin_of(s.max, e, nb), wi, static_cast<double>(s.max), s.argmax == y ? 1.0 : 0.0);
@@ -704,7 +730,7 @@ double adaptive_ece(const P& probs, const L& labels, const options& opts = {}) {
       const index_t k = p.extent(1);
       const auto s = calibration::detail::stats_of<T>(p.row(i), k);
       const index_t yi = calibration::detail::label_at(y, i, k);
-      if (!(s.min >= T(0) && s.max <= T(1) && std::abs(s.sum - T(1)) <= static_cast<T>(opts.row_sum_tolerance)) ||
+      if (!s.valid(static_cast<T>(opts.row_sum_tolerance)) ||
           yi < 0)
         calibration::detail::raise_first_invalid<T>(fn, p, y, no_weights, opts.row_sum_tolerance);
       c = static_cast<double>(s.max);
@@ -756,7 +782,7 @@ classwise_result classwise_ece(const Exec& policy, const P& probs, const L& labe
     const auto row = p.row(i);
     const auto s = calibration::detail::stats_of<T>(row, k);
     const index_t yi = calibration::detail::label_at(y, i, k);
-    if (!(s.min >= T(0) && s.max <= T(1) && std::abs(s.sum - T(1)) <= tol) || yi < 0) return false;
+    if (!s.valid(tol) || yi < 0) return false;
     for (index_t j = 0; j < k; ++j) {
       const T c = static_cast<T>(row(j));
       calibration::detail::add_to_bin(acc + 3 * nb * j, bin_of(c, edges.data(), nb), 1.0, static_cast<double>(c),
