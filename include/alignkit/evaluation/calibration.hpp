@@ -151,7 +151,8 @@ V all_lanes(const V& x, Op op) {
 /// its maximum and the first column where it occurred (a later equal value does not replace
 /// it); the lowest such column among the lanes holding the row maximum is the first argmax. The
 /// last k mod W columns are read as the row's final batch with the columns already counted
-/// masked out. Otherwise a scalar loop. A NaN is never the maximum (and makes in_unit false).
+/// masked out. Otherwise a scalar loop. A NaN makes in_unit false (the row is then rejected, so
+/// its max and argmax are not used).
 template <class T, class Row>
 row_stats<T> stats_of(const Row& row, index_t k) {
   using E = std::remove_cv_t<typename Row::element_type>;
@@ -175,9 +176,9 @@ row_stats<T> stats_of(const Row& row, index_t k) {
       // v: the batch at columns `at`; fresh: its lanes not counted yet.
       auto add = [&](const B& v, const auto& fresh) {
         in_unit = in_unit & (v >= zero) & (v <= one);
-        const auto up = fresh & (v > mx);
-        first = xsimd::select(xsimd::bool_cast(up), at, first);
-        mx = xsimd::select(up, v, mx);
+        const B w = xsimd::select(fresh, v, ninf);
+        first = xsimd::select(xsimd::bool_cast(w > mx), at, first);
+        mx = xsimd::max(mx, w);
         const B u = xsimd::select(fresh, v, zero);
         s += u;
         ss = xsimd::fma(u, u, ss);
