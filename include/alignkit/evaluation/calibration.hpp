@@ -120,62 +120,99 @@ double weight_at(const WV* w, index_t i) {
   return w ? static_cast<double>((*w)(i)) : 1.0;
 }
 
-/// Max (first argmax), min, sum and sum of squares of a row, in T; vectorized when contiguous.
+/// Max (first argmax), sum and sum of squares of a row, in T, and whether every entry is in [0, 1].
 template <class T>
 struct row_stats {
-  T max, min, sum, sumsq;
+  T max, sum, sumsq;
   index_t argmax;
+  bool in_unit;
+  /// A row of probabilities: entries in [0, 1] (no NaN) summing to 1 within tol.
+  bool valid(T tol) const { return in_unit && std::abs(sum - T(1)) <= tol; }
 };
 
+/// Lane i's partner i xor H.
+template <unsigned H>
+struct xor_lane {
+  static constexpr unsigned get(unsigned i, unsigned) { return i ^ H; }
+};
+
+/// op over every lane of x, in every lane: log2 W swizzle steps, all in registers.
+template <std::size_t H, class V, class Op>
+V all_lanes(const V& x, Op op) {
+  if constexpr (H == 0) {
+    return x;
+  } else {
+    using U = typename xsimd::as_unsigned_integer<V>::type;
+    return all_lanes<H / 2>(op(x, xsimd::swizzle(x, xsimd::make_batch_constant<U, xor_lane<H>>())), op);
+  }
+}
+
+/// One pass, no branch on the data. On a contiguous row of at least one batch, each lane keeps
+/// its maximum and the first column where it occurred (a later equal value does not replace
+/// it); the lowest such column among the lanes holding the row maximum is the first argmax. The
+/// last k mod W columns are read as the row's final batch with the columns already counted
+/// masked out. Otherwise a scalar loop. A NaN makes in_unit false (the row is then rejected, so
+/// its max and argmax are not used).
 template <class T, class Row>
 row_stats<T> stats_of(const Row& row, index_t k) {
   using E = std::remove_cv_t<typename Row::element_type>;
   constexpr bool plain = std::is_same_v<E, T> && std::is_same_v<typename Row::accessor_type,
                                                                   default_accessor<typename Row::element_type>>;
-  T mx = -std::numeric_limits<T>::infinity(), mn = std::numeric_limits<T>::infinity(), s = 0, ss = 0;
-  index_t j = 0;
   if constexpr (plain) {
     using B = xsimd::batch<T>;
+    using I = xsimd::as_integer_t<T>;
+    using BI = xsimd::batch<I>;
     constexpr index_t W = static_cast<index_t>(B::size);
     if (row.stride(0) == 1 && k >= W) {
       const T* x = row.data_handle();
-      B bmx(mx), bmn(mn), bs(T(0)), bss(T(0));
-      for (; j + W <= k; j += W) {
-        const B v = B::load_unaligned(x + j);
-        bmx = xsimd::max(bmx, v);
-        bmn = xsimd::min(bmn, v);
-        bs += v;
-        bss = xsimd::fma(v, v, bss);
+      alignas(64) I lanes[W];
+      for (index_t l = 0; l < W; ++l) lanes[l] = static_cast<I>(l);
+      const BI lane = BI::load_aligned(lanes);
+      const B ninf(-std::numeric_limits<T>::infinity()), zero(T(0)), one(T(1));
+      BI at = lane, first(I(0));
+      B mx(ninf), s(zero), ss(zero);
+      const xsimd::batch_bool<T> all(true);
+      auto in_unit = all;
+      // v: the batch at columns `at`; fresh: its lanes not counted yet.
+      auto add = [&](const B& v, const auto& fresh) {
+        in_unit = in_unit & (v >= zero) & (v <= one);
+        const B w = xsimd::select(fresh, v, ninf);
+        first = xsimd::select(xsimd::bool_cast(w > mx), at, first);
+        mx = xsimd::max(mx, w);
+        const B u = xsimd::select(fresh, v, zero);
+        s += u;
+        ss = xsimd::fma(u, u, ss);
+      };
+      index_t j = 0;
+      for (; j + W <= k; j += W, at += BI(static_cast<I>(W))) add(B::load_unaligned(x + j), all);
+      if (j < k) {
+        at = lane + BI(static_cast<I>(k - W));
+        add(B::load_unaligned(x + k - W), xsimd::bool_cast(lane >= BI(static_cast<I>(W - (k - j)))));
       }
-      alignas(64) T a[W], b[W];
-      bmx.store_aligned(a);
-      bmn.store_aligned(b);
-      for (index_t l = 0; l < W; ++l) {
-        mx = std::max(mx, a[l]);
-        mn = std::min(mn, b[l]);
-      }
-      s = xsimd::hadd(bs);
-      ss = xsimd::hadd(bss);
+      const B top = all_lanes<W / 2>(mx, [](const B& u, const B& v) { return xsimd::max(u, v); });
+      const BI cand = xsimd::select(xsimd::bool_cast(mx == top), first, BI(static_cast<I>(k)));
+      alignas(64) I f[W];
+      all_lanes<W / 2>(cand, [](const BI& u, const BI& v) { return xsimd::min(u, v); }).store_aligned(f);
+      alignas(64) T m[W];
+      top.store_aligned(m);
+      const auto arg = static_cast<index_t>(f[0]);
+      return {m[0], xsimd::hadd(s), xsimd::hadd(ss), arg < k ? arg : 0, xsimd::all(in_unit)};
     }
   }
-  for (; j < k; ++j) {
+  T mx = -std::numeric_limits<T>::infinity(), s = 0, ss = 0;
+  index_t arg = 0;
+  bool in_unit = true;
+  for (index_t j = 0; j < k; ++j) {
     const T v = static_cast<T>(row(j));
-    mx = std::max(mx, v);
-    mn = std::min(mn, v);
+    if (v > mx) {
+      mx = v;
+      arg = j;
+    }
+    in_unit = in_unit && v >= T(0) && v <= T(1);
     s += v;
     ss += v * v;
   }
-  index_t arg = 0;
-  if constexpr (plain) {  // skip whole batches without the maximum, then find it lane by lane
-    using B = xsimd::batch<T>;
-    constexpr index_t W = static_cast<index_t>(B::size);
-    if (row.stride(0) == 1) {
-      const B target(mx);
-      while (arg + W <= k && xsimd::none(B::load_unaligned(row.data_handle() + arg) == target)) arg += W;
-    }
-  }
-  while (arg < k - 1 && !(static_cast<T>(row(arg)) == mx)) ++arg;
-  return {mx, mn, s, ss, arg};
+  return {mx, s, ss, arg, in_unit};
 }
 
 /// Label of sample i if it is an integer in [0, k), else −1.
@@ -255,23 +292,19 @@ struct kahan_lanes {
   }
 };
 
-/// Lanes [i, i+W) of a rank-1 view as batch<T>. A contiguous view of a narrow integer type (0/1
-/// labels as bool or uint8) is widened in a plain loop, which compiles to vector zero-extensions.
+/// Elements [i, i + count) of a rank-1 view as T into `out`. A contiguous view is read in a plain
+/// loop, which compiles to vector conversions (e.g. 0/1 labels as bool or uint8 widened to
+/// float); the caller loads batches from `out` later, never straight after a narrower store.
 template <class T, class View>
-xsimd::batch<T> load_as(const View& v, index_t i) {
-  using B = xsimd::batch<T>;
-  using I = xsimd::as_integer_t<T>;
-  using E = std::remove_cv_t<typename View::element_type>;
-  if constexpr (std::is_integral_v<E> && sizeof(E) < sizeof(I) &&
-                std::is_same_v<typename View::accessor_type, default_accessor<typename View::element_type>>) {
+void widen_to(const View& v, index_t i, index_t count, T* out) {
+  if constexpr (std::is_same_v<typename View::accessor_type, default_accessor<typename View::element_type>>) {
     if (v.stride(0) == 1) {
-      const E* x = v.data_handle() + i;
-      alignas(64) I buf[B::size];
-      for (std::size_t k = 0; k < B::size; ++k) buf[k] = static_cast<I>(x[k]);
-      return xsimd::to_float(xsimd::batch<I>::load_aligned(buf));
+      const auto* x = v.data_handle() + i;
+      for (index_t k = 0; k < count; ++k) out[k] = static_cast<T>(x[k]);
+      return;
     }
   }
-  return make_reader<T>(v).template load<B>(i);
+  for (index_t k = 0; k < count; ++k) out[k] = static_cast<T>(v(i + k));
 }
 
 /// Binary samples [begin, end) into 4 lanes of sums, in blocks: validation, confidence,
@@ -298,8 +331,9 @@ bool binary_chunk(const PV& p, const LV& labels, const WV* w, index_t begin, ind
     if (w)  // weights are checked in double before they are read as T
       for (index_t j = 0; j < block; ++j)
         if (!valid_weight<T>(weight_at(w, i + j))) return false;
+    widen_to(labels, i, block, yb);
     for (index_t j = 0; j < block; j += W) {
-      const B pi = rp.template load<B>(i + j), y = load_as<T>(labels, i + j);
+      const B pi = rp.template load<B>(i + j), y = B::load_aligned(yb + j);
       const B wi = w ? make_reader<T>(*w).template load<B>(i + j) : B(T(1));
       if (!xsimd::all(valid_binary<T>(pi, y, wi))) return false;
       B c, correct, sq;
@@ -307,7 +341,6 @@ bool binary_chunk(const PV& p, const LV& labels, const WV* w, index_t begin, ind
       bin_of(c, e, nb).store_aligned(top + j);
       bin_of(pi, e, nb).store_aligned(pos + j);
       pi.store_aligned(pb + j);
-      y.store_aligned(yb + j);
       wi.store_aligned(wb + j);
       c.store_aligned(cb + j);
       correct.store_aligned(ab + j);
@@ -373,7 +406,7 @@ auto fixed_point(const B& x) {
 /// need no compare (c = max(p, 1 − p) ≥ 0.5). Integer sums are exact, so the only rounding is
 /// c's to the 2^−F grid (none for c ≥ 0.5 in float): at most 2^−(F+1) per sample, far below the
 /// inputs' own precision near 1. The full segments of a chunk take this path, the remainder
-/// `binary_chunk`. Scratch: 24 KiB on the stack (the segment), no allocation.
+/// `binary_chunk`. Scratch: 28 KiB on the stack (the segment), no allocation.
 template <class T, class PV, class LV>
 bool binary_chunk_unweighted(const PV& p, const LV& labels, index_t begin, index_t end, const T* e, index_t nb,
                              double* acc) {
@@ -386,6 +419,7 @@ bool binary_chunk_unweighted(const PV& p, const LV& labels, index_t begin, index
   const auto rp = make_reader<T>(p);
   // Per confidence set s (0: top label, 1: positive class), over this segment.
   alignas(64) I bits[2][seg], fix[2][seg], packed[2][seg];
+  alignas(64) T ys[seg];  // the segment's labels as T
   // Per set and edge i (i = 0: every sample): count, Σ c·2^F, Σ a over the samples with c > e_i.
   double above[2][vector_bins][3] = {};
   auto add_above = [&](int s, index_t edge, const BI& k, const BI& f) {
@@ -418,8 +452,9 @@ bool binary_chunk_unweighted(const PV& p, const LV& labels, index_t begin, index
   index_t i = begin;
   for (; i + seg <= end; i += seg) {
     BI k_all[2] = {BI(I(0)), BI(I(0))}, f_all[2] = {BI(I(0)), BI(I(0))};
+    widen_to(labels, i, seg, ys);
     for (index_t j = 0; j < seg; j += W) {
-      const B pi = rp.template load<B>(i + j), y = load_as<T>(labels, i + j);
+      const B pi = rp.template load<B>(i + j), y = B::load_aligned(ys + j);
       if (!xsimd::all(valid_binary<T>(pi, y, B(T(1))))) return false;
       B c, correct, sq;
       binary_terms<T>(pi, y, B(T(1)), c, correct, sq);
@@ -482,7 +517,7 @@ void accumulate(const char* fn, const Exec& policy, const PV& p, const LV& label
       const row_stats<T> s = stats_of<T>(row, k);
       const index_t y = label_at(labels, i, k);
       const double wi = weight_at(w, i);
-      if (!(s.min >= T(0) && s.max <= T(1) && std::abs(s.sum - T(1)) <= tol) || y < 0 ||
+      if (!s.valid(tol) || y < 0 ||
           !valid_weight<T>(wi))
         return false;
       add_to_bin(acc, bin_of(s.max, e, nb), wi, static_cast<double>(s.max), s.argmax == y ? 1.0 : 0.0);
@@ -696,7 +731,7 @@ double adaptive_ece(const P& probs, const L& labels, const options& opts = {}) {
       const index_t k = p.extent(1);
       const auto s = calibration::detail::stats_of<T>(p.row(i), k);
       const index_t yi = calibration::detail::label_at(y, i, k);
-      if (!(s.min >= T(0) && s.max <= T(1) && std::abs(s.sum - T(1)) <= static_cast<T>(opts.row_sum_tolerance)) ||
+      if (!s.valid(static_cast<T>(opts.row_sum_tolerance)) ||
           yi < 0)
         calibration::detail::raise_first_invalid<T>(fn, p, y, no_weights, opts.row_sum_tolerance);
       c = static_cast<double>(s.max);
@@ -748,7 +783,7 @@ classwise_result classwise_ece(const Exec& policy, const P& probs, const L& labe
     const auto row = p.row(i);
     const auto s = calibration::detail::stats_of<T>(row, k);
     const index_t yi = calibration::detail::label_at(y, i, k);
-    if (!(s.min >= T(0) && s.max <= T(1) && std::abs(s.sum - T(1)) <= tol) || yi < 0) return false;
+    if (!s.valid(tol) || yi < 0) return false;
     for (index_t j = 0; j < k; ++j) {
       const T c = static_cast<T>(row(j));
       calibration::detail::add_to_bin(acc + 3 * nb * j, bin_of(c, edges.data(), nb), 1.0, static_cast<double>(c),
