@@ -3,8 +3,8 @@
 /// sigmoid, and a stable log-sum-exp over a row.
 ///
 /// Each function is written once for `V` = float, double or `xsimd::batch<float|double>`; the
-/// batch form uses xsimd's vectorized exp/log1p, so kernels never depend on the caller's
-/// fast-math flags. Forms (all finite for any finite x):
+/// batch form uses xsimd's vectorized exp (and log1p_unit_, a series for log(1 + e) on [0, 1]), so
+/// kernels never depend on the caller's fast-math flags. Forms (all finite for any finite x):
 ///   softplus(x)    = max(x, 0) + log1p(exp(-|x|))                 (= log(1 + e^x))
 ///   log_sigmoid(x) = min(x, 0) - log1p(exp(-|x|))                 (= -softplus(-x))
 ///   sigmoid(x)     = x >= 0 ? 1/(1+e) : e/(1+e),  e = exp(-|x|)   (no overflow, no 0·inf)
@@ -35,6 +35,16 @@ namespace detail {
 template <class V>
 inline constexpr bool is_scalar_v = std::is_arithmetic_v<V>;
 
+/// The element type of V (V itself for scalars).
+template <class V>
+struct scalar_of {
+  using type = V;
+};
+template <class T, class A>
+struct scalar_of<xsimd::batch<T, A>> {
+  using type = T;
+};
+
 template <class V>
 ALIGNKIT_INLINE V exp_(const V& x) {
   if constexpr (is_scalar_v<V>) return std::exp(x); else return xsimd::exp(x);
@@ -59,6 +69,26 @@ template <class V>
 ALIGNKIT_INLINE V min_(const V& a, const V& b) {
   if constexpr (is_scalar_v<V>) return b < a ? b : a; else return xsimd::min(a, b);
 }
+/// log(1 + e) for 0 ≤ e ≤ 1 (the e = exp(−|x|) of the logistic functions below), from the series
+///   log(1 + e) = 2·atanh(s) = 2·Σ_{k≥0} s^(2k+1)/(2k+1),   s = e/(2 + e) ∈ [0, 1/3],
+/// truncated after K terms (7 for float, 16 for double): s² ≤ 1/9 puts the omitted tail below
+/// 2^-25 (float) and 2^-55 (double) of the sum; within 2 ulp of log1p over [0, 1]. About twice as
+/// fast in SIMD as the general log1p, which reduces its argument and handles special values this
+/// domain never has. Scalars use the same series, so a lane's value does not depend on whether it
+/// falls in a batch or in a scalar tail.
+template <class V>
+ALIGNKIT_INLINE V log1p_unit_(const V& e) {
+  using T = typename scalar_of<V>::type;
+  constexpr int K = sizeof(T) == 4 ? 7 : 16;
+  const V s = e / (V(2) + e);
+  const V z = s * s;
+  V p(T(1) / T(2 * K - 1));
+  for (int k = K - 2; k >= 0; --k) {
+    const V c(T(1) / T(2 * k + 1));
+    if constexpr (is_scalar_v<V>) p = p * z + c; else p = xsimd::fma(p, z, c);
+  }
+  return V(2) * s * p;
+}
 /// cond ? a : b, elementwise for batches.
 template <class C, class V>
 ALIGNKIT_INLINE V select_(const C& cond, const V& a, const V& b) {
@@ -76,14 +106,14 @@ ALIGNKIT_INLINE V indicator_(const C& cond) {
 template <class V>
 ALIGNKIT_INLINE V softplus(const V& x) {
   using namespace detail;
-  return max_(x, V(0)) + log1p_(exp_(-abs_(x)));
+  return max_(x, V(0)) + log1p_unit_(exp_(-abs_(x)));
 }
 
 /// log σ(x), stable for any finite x (never log(sigmoid(x))).
 template <class V>
 ALIGNKIT_INLINE V log_sigmoid(const V& x) {
   using namespace detail;
-  return min_(x, V(0)) - log1p_(exp_(-abs_(x)));
+  return min_(x, V(0)) - log1p_unit_(exp_(-abs_(x)));
 }
 
 /// σ(x) = 1/(1 + e^-x), stable for any finite x.
@@ -106,7 +136,7 @@ ALIGNKIT_INLINE softplus_sigmoid_t<V> softplus_and_sigmoid(const V& x) {
   using namespace detail;
   const V e = exp_(-abs_(x));
   const V r = V(1) / (V(1) + e);
-  return {max_(x, V(0)) + log1p_(e), select_(x >= V(0), r, e * r)};
+  return {max_(x, V(0)) + log1p_unit_(e), select_(x >= V(0), r, e * r)};
 }
 
 /// Stable log Σ_j exp(x_j) over n values read by `at(j)`; −inf for n = 0.

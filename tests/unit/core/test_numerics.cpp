@@ -47,6 +47,22 @@ TEST_CASE_TEMPLATE("batch and scalar forms agree lane by lane", T, float, double
   }
 }
 
+TEST_CASE_TEMPLATE("log1p_unit_ is within 2 ulp of log1p on [0, 1], scalar and batch", T, float, double) {
+  using B = xsimd::batch<T>;
+  const double bound = 2 * static_cast<double>(std::numeric_limits<T>::epsilon());
+  std::vector<T> es{T(0), T(1), T(1e-30), T(1e-8), T(0.5)};
+  for (int i = 1; i < 4096; ++i) es.push_back(static_cast<T>(i / 4096.0 + 1e-5 * i));
+  for (const T e : es) {
+    if (e > T(1)) continue;
+    const long double ref = std::log1p(static_cast<long double>(e));
+    const double scale = std::max(static_cast<double>(ref), std::numeric_limits<double>::min());
+    const T scalar = alignkit::detail::log1p_unit_(e);
+    const T lane = alignkit::detail::log1p_unit_(B(e)).get(0);
+    CHECK(std::abs(static_cast<double>(static_cast<long double>(scalar) - ref)) <= bound * scale);
+    CHECK(std::abs(static_cast<double>(static_cast<long double>(lane) - ref)) <= bound * scale);
+  }
+}
+
 TEST_CASE("logsumexp is stable for huge and constant rows") {
   std::vector<double> big{1e4, 1e4 - 1, -1e4};
   CHECK(alignkit::logsumexp(3, [&](index_t j) { return big[static_cast<std::size_t>(j)]; }) ==

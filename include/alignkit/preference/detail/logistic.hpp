@@ -22,7 +22,7 @@ struct logistic_t {
 template <class V>
 logistic_t<V> logistic(const V& x) {
   const V e = exp_(-abs_(x));
-  const V l = log1p_(e);
+  const V l = log1p_unit_(e);
   const V r = V(1) / (V(1) + e);
   const auto pos = x >= V(0);
   return {max_(x, V(0)) + l, max_(-x, V(0)) + l, select_(pos, r, e * r), select_(pos, e * r, r)};
