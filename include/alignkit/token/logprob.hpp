@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <limits>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "../core/check.hpp"
@@ -160,22 +161,29 @@ token::softmax_stats scan_softmax(const Row& row, T inv_t) {
   return st;
 }
 
-/// One pass from given statistics: writes g_j = −p_j·(a + b·(u_j − mean))·inv_t with
-/// u = x·inv_t − m and p = e^{u − log s} for a rank-1 view of raw logits (`out` may alias
-/// `row`). The label term a·inv_t is the caller's to add.
-template <class T, class Row, class Out>
-void write_softmax_grad(const Row& row, T inv_t, const token::softmax_stats& st, T a, T b, const Out& out) {
+/// Writes g_j = −p_j·(a + b·(u_j − mean))·inv_t with u = x·inv_t − m (one rounding: a fused
+/// multiply-add) and p = e^u / s for a rank-1 view of raw logits, from the row's statistics.
+/// By default one pass with one exp per element (`out` may alias `row`). With `stored_exp`,
+/// `out` holds the e^u that exp_sums wrote (same row, statistics and inv_t) and is rescaled in
+/// place without an exp: run it while both rows are in cache. The label term a·inv_t is the
+/// caller's to add.
+template <class T, class Row, class Out, bool stored_exp = false>
+void write_softmax_grad(const Row& row, T inv_t, const token::softmax_stats& st, T a, T b, const Out& out,
+                        std::bool_constant<stored_exp> = {}) {
   using B = batch_t<T>;
   constexpr index_t W = static_cast<index_t>(B::size);
   const index_t n = row.extent(0);
   const auto rd = make_reader<T>(row);
+  const auto re = make_reader<T>(out);
   const auto wr = make_writer<T>(out);
-  const T m = static_cast<T>(st.max), log_s = static_cast<T>(st.log_sum());
+  const T m = static_cast<T>(st.max), inv_s = static_cast<T>(1 / st.sum);
   const T slope = -b * inv_t, offset = -a * inv_t - slope * static_cast<T>(st.mean_shifted());
-  auto grad = [&](index_t j, auto tag) {  // g = p·(slope·u + offset)
+  const T c1 = slope * inv_s, c0 = offset * inv_s;
+  auto grad = [&](index_t j, auto tag) {  // g = e^u·(c1·u + c0)
     using V = typename decltype(tag)::type;
-    const V u = rd.template load<V>(j) * inv_t - m;
-    wr.store(j, exp_(u - log_s) * (slope * u + offset));
+    const V u = xsimd::fma(rd.template load<V>(j), V(inv_t), V(-m));
+    const V e = stored_exp ? re.template load<V>(j) : exp_(u);
+    wr.store(j, e * xsimd::fma(V(c1), u, V(c0)));
   };
   index_t j = 0;
   for (; j + W <= n; j += W) grad(j, std::type_identity<B>{});
@@ -231,30 +239,6 @@ token::softmax_stats exp_sums(const Row& row, T inv_t, T m, const Out& out) {
     st.tsum += static_cast<double>(e * u);
   }
   return st;
-}
-
-/// Rescales in place the e^u that exp_sums wrote to `out` (same row, statistics and inv_t) into
-/// g_j = −p_j·(a + b·(u_j − mean))·inv_t with p = e^u / s; run it while both rows are in cache.
-/// The label term a·inv_t is the caller's to add.
-template <class T, class Row, class Out>
-void rescale_softmax_grad(const Row& row, T inv_t, const token::softmax_stats& st, T a, T b, const Out& out) {
-  using B = batch_t<T>;
-  constexpr index_t W = static_cast<index_t>(B::size);
-  const index_t n = row.extent(0);
-  const auto rd = make_reader<T>(row);
-  const auto re = make_reader<T>(out);
-  const auto wr = make_writer<T>(out);
-  const T m = static_cast<T>(st.max), inv_s = static_cast<T>(1 / st.sum);
-  const T slope = -b * inv_t, offset = -a * inv_t - slope * static_cast<T>(st.mean_shifted());
-  const T c1 = slope * inv_s, c0 = offset * inv_s;
-  auto grad = [&](index_t j, auto tag) {  // g = e·(c1·u + c0)
-    using V = typename decltype(tag)::type;
-    const V u = xsimd::fma(rd.template load<V>(j), V(inv_t), V(-m));
-    wr.store(j, re.template load<V>(j) * xsimd::fma(V(c1), u, V(c0)));
-  };
-  index_t j = 0;
-  for (; j + W <= n; j += W) grad(j, std::type_identity<B>{});
-  for (; j < n; ++j) grad(j, std::type_identity<T>{});
 }
 
 /// Writes zeros into a rank-1 view.
@@ -359,7 +343,7 @@ result run(const Exec& policy, const L& logits, const Y& labels, const options& 
         continue;
       }
       if (fused)
-        rescale_softmax_grad<T>(row, inv_t, st, a, b, g);
+        write_softmax_grad<T>(row, inv_t, st, a, b, g, std::true_type{});
       else
         write_softmax_grad<T>(row, inv_t, st, a, b, g);
       g(y) += a * inv_t;
