@@ -1,6 +1,6 @@
 /// @file logprob.hpp
 /// @brief Fused log-softmax gather and entropy over logits [N, V], with gradients for any
-/// upstream gradients, in at most two passes over each row.
+/// upstream gradients, with one exp per logit.
 ///
 /// For row i with logits l_i (divided by the temperature τ: z = l/τ), label y_i, and upstream
 /// gradients a_i = ∂L/∂logp_i, b_i = ∂L/∂H_i:
@@ -8,11 +8,13 @@
 ///   H_i    = logsumexp(z_i) − Σ_j softmax(z_i)_j·z_{i,j}
 ///   ∂L/∂l_{i,j} = (a_i·(1[j = y_i] − p_{ij}) − b_i·p_{ij}·(z_{ij} − Σ_k p_{ik} z_{ik})) / τ
 /// Rows whose label is the ignore index give logp = H = 0 and a zero gradient row.
-/// Pass 1 is an online (blocked) max / sum-exp scan that keeps, per SIMD lane, the running max
-/// m, s = Σ e^{z−m} and t = Σ e^{z−m}(z−m); then H = log s − t/s, which is the form above with
-/// m subtracted from both terms before they cancel (exact to rounding for logits of ±1e4).
-/// Pass 2 (only when a gradient is requested) re-reads the row and writes its gradient row.
-/// A forward call can save (m, s, t) per row; a later backward call given them skips pass 1.
+/// Every row is summarized by its max m, s = Σ e^{z−m} and t = Σ e^{z−m}(z−m); then
+/// H = log s − t/s, which is the form above with m subtracted from both terms before they cancel
+/// (exact to rounding for logits of ±1e4). Without a gradient, one online (blocked) pass per row
+/// keeps (m, s, t) per SIMD lane. With a gradient, three passes over the row, the first one the
+/// only read from memory: the max (no exp); e^{z−m} written into the gradient row while s and t
+/// are summed; that row rescaled in place while it is still in cache. A forward call can save
+/// (m, s, t) per row; a later backward call given them writes each gradient row in one pass.
 /// Logits must be finite (any finite value, ±1e4 included); a −inf logit is not supported.
 /// Paper: online normalizer, Milakov & Gimelshein 2018 (arXiv:1805.02867); fused log-prob and
 /// entropy as in Liger-Kernel (arXiv:2410.10989).
@@ -25,6 +27,7 @@
 #include <cstdint>
 #include <limits>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "../core/check.hpp"
@@ -107,8 +110,9 @@ inline constexpr const char* fn = "token::logprob";
 
 namespace detail {
 
-/// Pass 1 over a rank-1 view of raw logits: the softmax statistics of z = x·inv_t. Vectorized
-/// per lane in blocks of four batches: at most one rescale per block, one exp per element.
+/// The online pass over a rank-1 view of raw logits: the softmax statistics of z = x·inv_t.
+/// Vectorized per lane in blocks of four batches: at most one rescale per block, one exp per
+/// element.
 template <class T, class Row>
 token::softmax_stats scan_softmax(const Row& row, T inv_t) {
   using B = batch_t<T>;
@@ -157,26 +161,84 @@ token::softmax_stats scan_softmax(const Row& row, T inv_t) {
   return st;
 }
 
-/// Pass 2: writes g_j = −p_j·(a + b·(u_j − mean))·inv_t with u = x·inv_t − m and
-/// p = e^{u − log s} for a rank-1 view of raw logits (`out` may alias `row`). The label term
-/// a·inv_t is the caller's to add.
+/// Writes g_j = −p_j·(a + b·(u_j − mean))·inv_t with u = x·inv_t − m (one rounding: a fused
+/// multiply-add) and p = e^u / s for a rank-1 view of raw logits, from the row's statistics.
+/// By default one pass with one exp per element (`out` may alias `row`). With `stored_exp`,
+/// `out` holds the e^u that exp_sums wrote (same row, statistics and inv_t) and is rescaled in
+/// place without an exp: run it while both rows are in cache. The label term a·inv_t is the
+/// caller's to add.
+template <class T, class Row, class Out, bool stored_exp = false>
+void write_softmax_grad(const Row& row, T inv_t, const token::softmax_stats& st, T a, T b, const Out& out,
+                        std::bool_constant<stored_exp> = {}) {
+  using B = batch_t<T>;
+  constexpr index_t W = static_cast<index_t>(B::size);
+  const index_t n = row.extent(0);
+  const auto rd = make_reader<T>(row);
+  const auto re = make_reader<T>(out);
+  const auto wr = make_writer<T>(out);
+  const T m = static_cast<T>(st.max), inv_s = static_cast<T>(1 / st.sum);
+  const T slope = -b * inv_t, offset = -a * inv_t - slope * static_cast<T>(st.mean_shifted());
+  const T c1 = slope * inv_s, c0 = offset * inv_s;
+  auto grad = [&](index_t j, auto tag) {  // g = e^u·(c1·u + c0)
+    using V = typename decltype(tag)::type;
+    const V u = xsimd::fma(rd.template load<V>(j), V(inv_t), V(-m));
+    const V e = stored_exp ? re.template load<V>(j) : exp_(u);
+    wr.store(j, e * xsimd::fma(V(c1), u, V(c0)));
+  };
+  index_t j = 0;
+  for (; j + W <= n; j += W) grad(j, std::type_identity<B>{});
+  for (; j < n; ++j) grad(j, std::type_identity<T>{});
+}
+
+/// The max of z = x·inv_t over a rank-1 view of raw logits (no exp). inv_t > 0 and rounding
+/// is monotone, so this is max(x)·inv_t rounded once: the same m as a max over the rounded z.
+template <class T, class Row>
+T row_max(const Row& row, T inv_t) {
+  using B = batch_t<T>;
+  constexpr index_t W = static_cast<index_t>(B::size);
+  const index_t n = row.extent(0);
+  const auto rd = make_reader<T>(row);
+  T m = -std::numeric_limits<T>::infinity();
+  index_t j = 0;
+  if (n >= W) {
+    B bm = rd.template load<B>(0);
+    for (j = W; j + W <= n; j += W) bm = xsimd::max(bm, rd.template load<B>(j));
+    alignas(64) T lanes[B::size];
+    bm.store_aligned(lanes);
+    m = *std::max_element(lanes, lanes + W);
+  }
+  for (; j < n; ++j) m = std::max(m, rd.template load<T>(j));
+  return m * inv_t;
+}
+
+/// The softmax statistics of z = x·inv_t given its max m (from row_max) with one exp per
+/// element, which is also written to `out`: e = e^u with u = x·inv_t − m (one rounding: a fused
+/// multiply-add), s = Σ e and t = Σ e·u per lane, then summed in double.
 template <class T, class Row, class Out>
-void write_softmax_grad(const Row& row, T inv_t, const token::softmax_stats& st, T a, T b, const Out& out) {
+token::softmax_stats exp_sums(const Row& row, T inv_t, T m, const Out& out) {
   using B = batch_t<T>;
   constexpr index_t W = static_cast<index_t>(B::size);
   const index_t n = row.extent(0);
   const auto rd = make_reader<T>(row);
   const auto wr = make_writer<T>(out);
-  const T m = static_cast<T>(st.max), log_s = static_cast<T>(st.log_sum());
-  const T slope = -b * inv_t, offset = -a * inv_t - slope * static_cast<T>(st.mean_shifted());
-  auto grad = [&](index_t j, auto tag) {  // g = p·(slope·u + offset)
-    using V = typename decltype(tag)::type;
-    const V u = rd.template load<V>(j) * inv_t - m;
-    wr.store(j, exp_(u - log_s) * (slope * u + offset));
-  };
+  B s(T(0)), t(T(0));
   index_t j = 0;
-  for (; j + W <= n; j += W) grad(j, std::type_identity<B>{});
-  for (; j < n; ++j) grad(j, std::type_identity<T>{});
+  for (; j + W <= n; j += W) {
+    const B u = xsimd::fma(rd.template load<B>(j), B(inv_t), B(-m));
+    const B e = xsimd::exp(u);
+    wr.store(j, e);
+    s += e;
+    t = xsimd::fma(e, u, t);
+  }
+  token::softmax_stats st{static_cast<double>(m), static_cast<double>(xsimd::hadd(s)),
+                          static_cast<double>(xsimd::hadd(t))};
+  for (; j < n; ++j) {
+    const T u = xsimd::fma(rd.template load<T>(j), inv_t, -m), e = std::exp(u);
+    wr.store(j, e);
+    st.sum += static_cast<double>(e);
+    st.tsum += static_cast<double>(e * u);
+  }
+  return st;
 }
 
 /// Writes zeros into a rank-1 view.
@@ -256,7 +318,17 @@ result run(const Exec& policy, const L& logits, const Y& labels, const options& 
         continue;
       }
       const auto k = static_cast<std::size_t>(i);
-      const softmax_stats st = saved.empty() ? scan_softmax<T>(row, inv_t) : saved[k];
+      const T a = want_grad && up.d_logprobs.data_handle() ? static_cast<T>(up.d_logprobs(i)) : T(0);
+      const T b = want_grad && up.d_entropy.data_handle() ? static_cast<T>(up.d_entropy(i)) : T(0);
+      const bool grad_row = a != T(0) || b != T(0);
+      const auto g = want_grad ? out.grad_logits.row(i) : decltype(out.grad_logits.row(i)){};
+      // A gradient row without saved statistics: the row max, then one exp per element, written
+      // to the gradient row and rescaled below while both rows are in cache. A forward-only row:
+      // the single online pass (faster there: the max pass is not free).
+      const bool fused = grad_row && saved.empty();
+      const softmax_stats st = !saved.empty() ? saved[k]
+                               : fused        ? exp_sums<T>(row, inv_t, row_max<T>(row, inv_t), g)
+                                              : scan_softmax<T>(row, inv_t);
       if (!out.stats.empty()) out.stats[k] = st;
       const double logp = static_cast<double>(static_cast<T>(row(y)) * inv_t) - st.logsumexp();
       const double h = st.entropy();
@@ -266,14 +338,14 @@ result run(const Exec& policy, const L& logits, const Y& labels, const options& 
       p.entropy += h;
       ++p.tokens;
       if (!want_grad) continue;
-      const T a = up.d_logprobs.data_handle() ? static_cast<T>(up.d_logprobs(i)) : T(0);
-      const T b = up.d_entropy.data_handle() ? static_cast<T>(up.d_entropy(i)) : T(0);
-      const auto g = out.grad_logits.row(i);
-      if (a == T(0) && b == T(0)) {
+      if (!grad_row) {
         fill_zero(g);
         continue;
       }
-      write_softmax_grad<T>(row, inv_t, st, a, b, g);
+      if (fused)
+        write_softmax_grad<T>(row, inv_t, st, a, b, g, std::true_type{});
+      else
+        write_softmax_grad<T>(row, inv_t, st, a, b, g);
       g(y) += a * inv_t;
     }
     return p;
@@ -286,10 +358,11 @@ result run(const Exec& policy, const L& logits, const Y& labels, const options& 
 
 /// Fused log-probabilities of the labels and softmax entropies of logits [N, V] (float or
 /// double; half / bfloat16 views are read as float), labels [N] (any integer type): writes the
-/// requested `out` views and returns the sums. When `out.grad_logits` is given, also writes
-/// ∂L/∂logits for the upstream gradients `up` (a second pass over each row). `saved`: the
-/// `out.stats` of an earlier call on the same logits, labels and temperature; the first pass is
-/// then skipped (a backward after a separate forward reads each row once). Allocation-free.
+/// requested `out` views and returns the sums. When `out.grad_logits` is given (it must not
+/// overlap `logits`), also writes ∂L/∂logits for the upstream gradients `up`. `saved`: the
+/// `out.stats` of an earlier call on the same logits, labels and temperature; the statistics
+/// pass is then skipped (a backward after a separate forward reads each row once; its gradient
+/// equals the one-call gradient up to rounding). Allocation-free.
 /// Errors: shape_error.101 (a length differs from N), shape_error.103 (grad_logits is not
 /// [N, V]), domain_error.202 (temperature ≤ 0 or not finite), domain_error.240 (a label outside
 /// [0, V) that is not the ignore index).

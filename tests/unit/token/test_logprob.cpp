@@ -189,6 +189,13 @@ TEST_CASE("column-major, strided and half-precision logits") {
     CHECK(eh.logprobs[i] == doctest::Approx(wh.logp[i]).epsilon(2e-6));
     CHECK(eb.entropy[i] == doctest::Approx(wb.entropy[i]).epsilon(2e-6));
   }
+  // Gradients from half logits: bitwise those from the same values stored as float.
+  const std::vector<float> h_as_float(h_vals.begin(), h_vals.end()), df(static_cast<std::size_t>(n), 0.5f);
+  std::vector<float> g_half(h_as_float.size()), g_float(h_as_float.size());
+  tk::logprob(h, y, {}, tk::outputs<float>{{}, {}, {g_half.data(), {n, v}}}, tk::upstream<float>{view_of(df), view_of(df)});
+  tk::logprob(matrix_view<const float>(h_as_float.data(), {n, v}), y, {}, tk::outputs<float>{{}, {}, {g_float.data(), {n, v}}},
+              tk::upstream<float>{view_of(df), view_of(df)});
+  CHECK(g_half == g_float);
 }
 
 TEST_CASE("exec::par on 2 threads is bitwise equal to exec::seq") {
@@ -238,7 +245,7 @@ TEST_CASE("bad input raises the documented errors") {
                        alignkit::shape_error);
 }
 
-TEST_CASE("a backward from saved row statistics equals the fused call and reads each row once") {
+TEST_CASE("a backward from saved row statistics matches the fused call and reads each row once") {
   const index_t n = 7, v = 301;
   const auto ld = random_logits(static_cast<std::size_t>(n * v), 51, 3.0);
   const std::vector<float> l(ld.begin(), ld.end());
@@ -255,9 +262,14 @@ TEST_CASE("a backward from saved row statistics equals the fused call and reads 
                                tk::upstream<float>{view_of(a), view_of(b)}, stats);
   const auto fused = tk::logprob(lv, y, opts, tk::outputs<float>{{}, {}, {g_fused.data(), {n, v}}},
                                  tk::upstream<float>{view_of(a), view_of(b)});
-  CHECK(g_saved == g_fused);
+  // The fused call takes its statistics from a max pass and an exp pass, the forward-only call
+  // from the online pass: equal up to float rounding.
+  double g_max = 0;
+  for (float x : g_fused) g_max = std::max(g_max, std::abs(double(x)));
+  for (std::size_t j = 0; j < l.size(); ++j) CHECK(g_saved[j] == doctest::Approx(g_fused[j]).epsilon(1e-6).scale(g_max));
   CHECK(bwd.logprobs_sum == fwd.logprobs_sum);
-  CHECK(fused.entropy_sum == fwd.entropy_sum);
+  CHECK(fused.logprobs_sum == doctest::Approx(fwd.logprobs_sum).epsilon(1e-6));
+  CHECK(fused.entropy_sum == doctest::Approx(fwd.entropy_sum).epsilon(1e-6));
   std::vector<tk::softmax_stats> short_stats(3);
   CHECK_THROWS_WITH_AS(tk::logprob(lv, y, opts, {}, {}, short_stats),
                        "[alignkit.shape_error.101] token::logprob: saved has 3 elements, logits rows has 7", alignkit::shape_error);
