@@ -28,6 +28,7 @@
 #include <limits>
 #include <span>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "../core/check.hpp"
@@ -274,6 +275,21 @@ namespace detail {
 
 using namespace alignkit::detail;
 
+/// The bytes [first, last) between a view's lowest and highest element (empty for no element).
+template <class V>
+std::pair<std::uintptr_t, std::uintptr_t> bytes_spanned(const V& x) {
+  if (x.empty()) return {0, 0};
+  std::ptrdiff_t lo = 0, hi = 0;
+  for (std::size_t r = 0; r < V::rank(); ++r) (x.stride(r) < 0 ? lo : hi) += x.stride(r) * (x.extent(r) - 1);
+  const auto base = reinterpret_cast<std::uintptr_t>(x.data_handle());
+  constexpr auto size = static_cast<std::ptrdiff_t>(sizeof(typename V::element_type));
+  return {base + static_cast<std::uintptr_t>(lo * size), base + static_cast<std::uintptr_t>((hi + 1) * size)};
+}
+
+inline bool overlap(std::pair<std::uintptr_t, std::uintptr_t> a, std::pair<std::uintptr_t, std::uintptr_t> b) {
+  return a.first < b.second && b.first < a.second;
+}
+
 template <class T, class Exec, class L, class Y>
 result run(const Exec& policy, const L& logits, const Y& labels, const options& opts, const outputs<T>& out,
            const upstream<T>& up, std::span<const softmax_stats> saved) {
@@ -286,6 +302,9 @@ result run(const Exec& policy, const L& logits, const Y& labels, const options& 
   if (out.grad_logits.data_handle()) {
     check_extent(fn, "grad_logits", 0, out.grad_logits.extent(0), n);
     check_extent(fn, "grad_logits", 1, out.grad_logits.extent(1), v);
+    // The gradient path writes e^u into the gradient row, then reads the logits again.
+    if (overlap(bytes_spanned(logits), bytes_spanned(out.grad_logits)))
+      raise<shape_error>(142, fn, ": grad_logits overlaps logits in memory");
   }
   if (up.d_logprobs.data_handle()) check_same_size(fn, "d_logprobs", up.d_logprobs.extent(0), "logits rows", n);
   if (up.d_entropy.data_handle()) check_same_size(fn, "d_entropy", up.d_entropy.extent(0), "logits rows", n);
@@ -359,13 +378,13 @@ result run(const Exec& policy, const L& logits, const Y& labels, const options& 
 /// Fused log-probabilities of the labels and softmax entropies of logits [N, V] (float or
 /// double; half / bfloat16 views are read as float), labels [N] (any integer type): writes the
 /// requested `out` views and returns the sums. When `out.grad_logits` is given (it must not
-/// overlap `logits`), also writes ∂L/∂logits for the upstream gradients `up`. `saved`: the
+/// overlap `logits` in memory), also writes ∂L/∂logits for the upstream gradients `up`. `saved`: the
 /// `out.stats` of an earlier call on the same logits, labels and temperature; the statistics
 /// pass is then skipped (a backward after a separate forward reads each row once; its gradient
 /// equals the one-call gradient up to rounding). Allocation-free.
 /// Errors: shape_error.101 (a length differs from N), shape_error.103 (grad_logits is not
-/// [N, V]), domain_error.202 (temperature ≤ 0 or not finite), domain_error.240 (a label outside
-/// [0, V) that is not the ignore index).
+/// [N, V]), shape_error.142 (grad_logits overlaps logits), domain_error.202 (temperature ≤ 0
+/// or not finite), domain_error.240 (a label outside [0, V) that is not the ignore index).
 template <exec::execution_policy Exec, matrix_like L, vector_like Y, class T = alignkit::detail::compute_t<L>>
 result logprob(const Exec& policy, const L& logits, const Y& labels, const options& opts = {},
                const outputs<T>& out = {}, const upstream<T>& up = {}, std::span<const softmax_stats> saved = {}) {

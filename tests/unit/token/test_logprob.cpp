@@ -243,6 +243,22 @@ TEST_CASE("bad input raises the documented errors") {
   CHECK_THROWS_WITH_AS(tk::logprob(lv, y, {}, {}, tk::upstream<double>{view_of(d)}),
                        "[alignkit.shape_error.101] token::logprob: d_logprobs has 2 elements, logits rows has 3",
                        alignkit::shape_error);
+  // The gradient written over the logits themselves, or over a shifted window of them.
+  std::vector<double> shared(16, 0.5);
+  const std::vector<double> ones(3, 1.0);
+  const alignkit::matrix_view<const double> in(shared.data(), {3, 4});
+  for (std::size_t shift : {0, 4}) {
+    CAPTURE(shift);
+    const tk::outputs<double> over{{}, {}, {shared.data() + shift, {3, 4}}};
+    CHECK_THROWS_WITH_AS(tk::logprob(in, y, {}, over, tk::upstream<double>{view_of(ones)}),
+                         "[alignkit.shape_error.142] token::logprob: grad_logits overlaps logits in memory",
+                         alignkit::shape_error);
+  }
+  // Adjacent but disjoint: the gradient right after the logits.
+  std::vector<double> side(24, 0.5);
+  const tk::outputs<double> after{{}, {}, {side.data() + 12, {3, 4}}};
+  CHECK_NOTHROW(tk::logprob(alignkit::matrix_view<const double>(side.data(), {3, 4}), y, {}, after,
+                            tk::upstream<double>{view_of(ones)}));
 }
 
 TEST_CASE("a backward from saved row statistics matches the fused call and reads each row once") {
