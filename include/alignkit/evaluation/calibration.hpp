@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <span>
 #include <type_traits>
@@ -148,11 +149,12 @@ V all_lanes(const V& x, Op op) {
 }
 
 /// One pass, no branch on the data. On a contiguous row of at least one batch, each lane keeps
-/// its maximum and the first column where it occurred (a later equal value does not replace
-/// it); the lowest such column among the lanes holding the row maximum is the first argmax. The
-/// last k mod W columns are read as the row's final batch with the columns already counted
-/// masked out. Otherwise a scalar loop. A NaN makes in_unit false (the row is then rejected, so
-/// its max and argmax are not used).
+/// its maximum, the first column where it occurred (a later equal value does not replace it) and
+/// its minimum; the lowest such column among the lanes holding the row maximum is the first
+/// argmax. The last k mod W columns are read as the row's final batch: max, argmax and min may
+/// see columns twice, the sums mask the columns already counted out. Otherwise a scalar loop.
+/// in_unit is min ≥ 0 and max ≤ 1 there; a NaN makes the sum NaN, so the row is never valid
+/// (its max and argmax are then not used).
 template <class T, class Row>
 row_stats<T> stats_of(const Row& row, index_t k) {
   using E = std::remove_cv_t<typename Row::element_type>;
@@ -168,35 +170,55 @@ row_stats<T> stats_of(const Row& row, index_t k) {
       alignas(64) I lanes[W];
       for (index_t l = 0; l < W; ++l) lanes[l] = static_cast<I>(l);
       const BI lane = BI::load_aligned(lanes);
-      const B ninf(-std::numeric_limits<T>::infinity()), zero(T(0)), one(T(1));
+      const B zero(T(0));
       BI at = lane, first(I(0));
-      B mx(ninf), s(zero), ss(zero);
-      const xsimd::batch_bool<T> all(true);
-      auto in_unit = all;
-      // v: the batch at columns `at`; fresh: its lanes not counted yet.
-      auto add = [&](const B& v, const auto& fresh) {
-        in_unit = in_unit & (v >= zero) & (v <= one);
-        const B w = xsimd::select(fresh, v, ninf);
-        first = xsimd::select(xsimd::bool_cast(w > mx), at, first);
-        mx = xsimd::max(mx, w);
-        const B u = xsimd::select(fresh, v, zero);
+      B mx(-std::numeric_limits<T>::infinity()), mn(std::numeric_limits<T>::infinity()), s(zero), ss(zero);
+      // v: the batch at columns `at`; u: v with the columns already summed zeroed.
+      auto add = [&](const B& v, const B& u) {
+        first = xsimd::select(xsimd::bool_cast(v > mx), at, first);
+        mx = xsimd::max(mx, v);
+        mn = xsimd::min(mn, v);
         s += u;
         ss = xsimd::fma(u, u, ss);
       };
       index_t j = 0;
-      for (; j + W <= k; j += W, at += BI(static_cast<I>(W))) add(B::load_unaligned(x + j), all);
+      for (; j + W <= k; j += W, at += BI(static_cast<I>(W))) {
+        const B v = B::load_unaligned(x + j);
+        add(v, v);
+      }
       if (j < k) {
         at = lane + BI(static_cast<I>(k - W));
-        add(B::load_unaligned(x + k - W), xsimd::bool_cast(lane >= BI(static_cast<I>(W - (k - j)))));
+        const B v = B::load_unaligned(x + k - W);
+        add(v, xsimd::select(xsimd::bool_cast(lane >= BI(static_cast<I>(W - (k - j)))), v, zero));
       }
-      const B top = all_lanes<W / 2>(mx, [](const B& u, const B& v) { return xsimd::max(u, v); });
-      const BI cand = xsimd::select(xsimd::bool_cast(mx == top), first, BI(static_cast<I>(k)));
-      alignas(64) I f[W];
-      all_lanes<W / 2>(cand, [](const BI& u, const BI& v) { return xsimd::min(u, v); }).store_aligned(f);
-      alignas(64) T m[W];
-      top.store_aligned(m);
-      const auto arg = static_cast<index_t>(f[0]);
-      return {m[0], xsimd::hadd(s), xsimd::hadd(ss), arg < k ? arg : 0, xsimd::all(in_unit)};
+      T top;
+      index_t arg;
+      if constexpr (sizeof(T) == 4) {
+        // A maximum in [0, 1] has non-negative bits, ordered as the values: the key
+        // bits · 2^32 + (2^32 − 1 − first) is largest at the row maximum's first column.
+        using K = xsimd::batch<std::int64_t>;
+        const BI bits = xsimd::bitwise_cast<BI>(mx), inv = BI(I(-1)) - first;
+        const K key = all_lanes<W / 4>(xsimd::max(xsimd::bitwise_cast<K>(xsimd::zip_lo(inv, bits)),
+                                                  xsimd::bitwise_cast<K>(xsimd::zip_hi(inv, bits))),
+                                       [](const K& a, const K& b) { return xsimd::max(a, b); });
+        alignas(64) std::int64_t kb[W / 2];
+        key.store_aligned(kb);
+        const auto best = static_cast<std::uint64_t>(kb[0]);
+        const auto top_bits = static_cast<std::uint32_t>(best >> 32);
+        std::memcpy(&top, &top_bits, sizeof top);
+        arg = static_cast<index_t>(0xFFFFFFFFu - static_cast<std::uint32_t>(best));
+      } else {
+        const B m = all_lanes<W / 2>(mx, [](const B& a, const B& b) { return xsimd::max(a, b); });
+        const BI cand = xsimd::select(xsimd::bool_cast(mx == m), first, BI(static_cast<I>(k)));
+        alignas(64) I f[W];
+        all_lanes<W / 2>(cand, [](const BI& a, const BI& b) { return xsimd::min(a, b); }).store_aligned(f);
+        alignas(64) T t[W];
+        m.store_aligned(t);
+        top = t[0];
+        arg = static_cast<index_t>(f[0]);
+      }
+      return {top, xsimd::hadd(s), xsimd::hadd(ss), arg >= 0 && arg < k ? arg : 0,
+              xsimd::all(mn >= zero) && top <= T(1)};
     }
   }
   T mx = -std::numeric_limits<T>::infinity(), s = 0, ss = 0;
