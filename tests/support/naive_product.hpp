@@ -62,11 +62,12 @@ template <class Gemm>
 int check_against_naive_product(const Gemm& gemm, std::span<const std::array<index_t, 3>> shapes) {
   std::mt19937 g(7);
   int products = 0;
-  for (const auto& [m, n, k] : shapes)
+  for (const auto& shape : shapes)
     for (order oa : orders)
       for (order ob : orders)
         for (order oc : orders)
           for (bool acc : {false, true}) {
+            const index_t m = shape[0], n = shape[1], k = shape[2];
             CAPTURE(m);
             CAPTURE(n);
             CAPTURE(k);

@@ -69,6 +69,22 @@ template <class V>
 ALIGNKIT_INLINE V min_(const V& a, const V& b) {
   if constexpr (is_scalar_v<V>) return b < a ? b : a; else return xsimd::min(a, b);
 }
+/// a·b + c rounded as xsimd::fma rounds it on batches of the target: once where the target has
+/// FMA instructions, after the product and after the sum otherwise. A scalar tail then matches
+/// the batch lanes bit for bit whatever the compiler's contraction setting.
+template <class V>
+ALIGNKIT_INLINE V fma_(const V& a, const V& b, const V& c) {
+  if constexpr (!is_scalar_v<V>) {
+    return xsimd::fma(a, b, c);
+  } else {
+#if defined(__FMA__)
+    return std::fma(a, b, c);
+#else
+    const V ab = a * b;
+    return ab + c;
+#endif
+  }
+}
 /// log(1 + e) for 0 ≤ e ≤ 1 (the e = exp(−|x|) of the logistic functions below), from the series
 ///   log(1 + e) = 2·atanh(s) = 2·Σ_{k≥0} s^(2k+1)/(2k+1),   s = e/(2 + e) ∈ [0, 1/3],
 /// truncated after K terms (7 for float, 16 for double): s² ≤ 1/9 puts the omitted tail below
@@ -85,7 +101,7 @@ ALIGNKIT_INLINE V log1p_unit_(const V& e) {
   V p(T(1) / T(2 * K - 1));
   for (int k = K - 2; k >= 0; --k) {
     const V c(T(1) / T(2 * k + 1));
-    if constexpr (is_scalar_v<V>) p = p * z + c; else p = xsimd::fma(p, z, c);
+    p = fma_(p, z, c);
   }
   return V(2) * s * p;
 }
