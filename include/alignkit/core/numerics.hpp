@@ -45,17 +45,21 @@ struct scalar_of<xsimd::batch<T, A>> {
   using type = T;
 };
 
+/// exp, log1p and log of a batch by xsimd; of a scalar by the same xsimd code on a broadcast
+/// batch, so that an element gives the same bits in a scalar tail as in a batch lane (the
+/// C library's functions round differently in the last bit for some arguments). A chunk's
+/// results then do not depend on where the chunk boundaries fall.
 template <class V>
 ALIGNKIT_INLINE V exp_(const V& x) {
-  if constexpr (is_scalar_v<V>) return std::exp(x); else return xsimd::exp(x);
+  if constexpr (is_scalar_v<V>) return xsimd::exp(xsimd::batch<V>(x)).get(0); else return xsimd::exp(x);
 }
 template <class V>
 ALIGNKIT_INLINE V log1p_(const V& x) {
-  if constexpr (is_scalar_v<V>) return std::log1p(x); else return xsimd::log1p(x);
+  if constexpr (is_scalar_v<V>) return xsimd::log1p(xsimd::batch<V>(x)).get(0); else return xsimd::log1p(x);
 }
 template <class V>
 ALIGNKIT_INLINE V log_(const V& x) {
-  if constexpr (is_scalar_v<V>) return std::log(x); else return xsimd::log(x);
+  if constexpr (is_scalar_v<V>) return xsimd::log(xsimd::batch<V>(x)).get(0); else return xsimd::log(x);
 }
 template <class V>
 ALIGNKIT_INLINE V abs_(const V& x) {

@@ -51,8 +51,8 @@ struct options {
   double temperature = 1.0;                     ///< τ > 0; the logits are divided by it
   std::int64_t ignore_index = -100;             ///< rows with this label give zero outputs and zero gradient
   layout weight_layout = layout::vocab_by_hidden;
-  /// Rows per block (≥ 1). Each block's GEMMs pack all of W again, a cost ∝ 1/rows (with Eigen at
-  /// V = 32,000, H = 2048: 7 % of the cycles at 256 rows, 4 % at 512); the tile holds rows·V elements.
+  /// Rows per block (≥ 1). Each block's GEMMs pack all of W again, a cost ∝ 1/rows; the tile
+  /// holds rows·V elements.
   index_t chunk_rows = 512;
   index_t chunk_vocab = 0;                      ///< vocabulary columns per chunk; 0 = the whole vocabulary
 };

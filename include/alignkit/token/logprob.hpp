@@ -182,9 +182,9 @@ void write_softmax_grad(const Row& row, T inv_t, const token::softmax_stats& st,
   const T c1 = slope * inv_s, c0 = offset * inv_s;
   auto grad = [&](index_t j, auto tag) {  // g = e^u·(c1·u + c0)
     using V = typename decltype(tag)::type;
-    const V u = xsimd::fma(rd.template load<V>(j), V(inv_t), V(-m));
+    const V u = fma_(rd.template load<V>(j), V(inv_t), V(-m));
     const V e = stored_exp ? re.template load<V>(j) : exp_(u);
-    wr.store(j, e * xsimd::fma(V(c1), u, V(c0)));
+    wr.store(j, e * fma_(V(c1), u, V(c0)));
   };
   index_t j = 0;
   for (; j + W <= n; j += W) grad(j, std::type_identity<B>{});
@@ -234,7 +234,7 @@ token::softmax_stats exp_sums(const Row& row, T inv_t, T m, const Out& out) {
   token::softmax_stats st{static_cast<double>(m), static_cast<double>(xsimd::hadd(s)),
                           static_cast<double>(xsimd::hadd(t))};
   for (; j < n; ++j) {
-    const T u = xsimd::fma(rd.template load<T>(j), inv_t, -m), e = std::exp(u);
+    const T u = fma_(rd.template load<T>(j), inv_t, -m), e = exp_(u);
     wr.store(j, e);
     st.sum += static_cast<double>(e);
     st.tsum += static_cast<double>(e * u);

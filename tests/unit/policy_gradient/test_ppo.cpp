@@ -299,6 +299,8 @@ TEST_CASE("exec::par on 2 threads is bitwise equal to exec::seq") {
       adv(xd.adv.begin(), xd.adv.end());
   for (auto kind : {ppo::objective::clip, ppo::objective::gspo, ppo::objective::cispo}) {
     for (auto mode : all_modes) {
+      CAPTURE(static_cast<int>(kind));
+      CAPTURE(static_cast<int>(mode));
       const ppo::options o{.kind = kind, .agg = mode};
       std::vector<float> g1(lp.size()), g2(lp.size());
       auto go = [&](const auto& policy, std::vector<float>& g) {
