@@ -104,7 +104,7 @@ struct reader {
       // Other storage on a unit stride (half, bfloat16, wider integers) is read through the
       // pointer. Besides sparing the stride product: with g++ 12 at -O3 -march=native (AVX-512)
       // the loop below alone gave wrong bfloat16 values inside token::logprob's row scan (right
-      // at -O2 or without loop vectorization; cause not established).
+      // at -O2, without loop vectorization, or with clang 14; cause not established).
       if (v.stride(0) == 1) {
         auto* p = v.data_handle() + i;
         for (std::size_t k = 0; k < V::size; ++k) buf[k] = static_cast<T>(v.accessor().access(p, static_cast<index_t>(k)));
