@@ -389,7 +389,7 @@ inline constexpr index_t vector_bins = 32;
 
 /// Exact sum of the non-negative lanes of x, each at most 2^30 (int32) or 2^58 (int64).
 template <class BI>
-std::uint64_t lane_sum(const BI& x) {
+ALIGNKIT_INLINE std::uint64_t lane_sum(const BI& x) {
   using I = typename BI::value_type;
   if constexpr (sizeof(I) == 4) {  // the halves' sums stay below 2^31 for up to 64 lanes
     const auto hi = static_cast<std::uint64_t>(xsimd::hadd(x >> 10)), lo = static_cast<std::uint64_t>(xsimd::hadd(x & BI(1023)));
@@ -419,8 +419,9 @@ auto fixed_point(const B& x) {
 /// Unweighted binary samples [begin, end), n_bins ≤ vector_bins: the sums of `binary_chunk`
 /// (into lane 0 of acc) without a per-sample scatter. Bin b holds the c with b edges e_1 … e_{n−1}
 /// below it, so a bin's sums are differences of "sums over c > e_i" taken for every edge. Per
-/// segment of 64 batches (in L1), one SIMD pass validates, computes the Brier term and, for both
-/// confidences (top label c, positive class p), stores c's bits, the fixed-point value
+/// segment of 64 batches (in L1), one SIMD pass validates (tested once per segment, before any of
+/// its sums is used: invalid values only pass through lane arithmetic), computes the Brier term
+/// and, for both confidences (top label c, positive class p), stores c's bits, the fixed-point value
 /// round(c·2^F) (F = 24 float, 52 double) and 1 + 2^H·a (count and correctness packed in one
 /// integer, H = half the integer width), and sums them over all samples; then per edge one
 /// compare and two masked integer adds per batch, seven edges per sweep over the segment (15
@@ -444,7 +445,7 @@ bool binary_chunk_unweighted(const PV& p, const LV& labels, index_t begin, index
   alignas(64) T ys[seg];  // the segment's labels as T
   // Per set and edge i (i = 0: every sample): count, Σ c·2^F, Σ a over the samples with c > e_i.
   double above[2][vector_bins][3] = {};
-  auto add_above = [&](int s, index_t edge, const BI& k, const BI& f) {
+  auto add_above = [&](int s, index_t edge, BI k, BI f) {
     const std::uint64_t ks = lane_sum(k), low = (std::uint64_t{1} << H) - 1;
     double* out = above[s][edge];
     out[0] += static_cast<double>(ks & low);
@@ -473,28 +474,32 @@ bool binary_chunk_unweighted(const PV& p, const LV& labels, index_t begin, index
   kahan_lanes<B> brier;
   index_t i = begin;
   for (; i + seg <= end; i += seg) {
-    BI k_all[2] = {BI(I(0)), BI(I(0))}, f_all[2] = {BI(I(0)), BI(I(0))};
+    // Per set: the lane sums over the segment (edge 0), named so that they stay in registers.
+    BI k_top(I(0)), f_top(I(0)), k_pos(I(0)), f_pos(I(0));
+    auto put = [&](int s, index_t j, const B& conf, const B& a, BI& k, BI& f) {
+      const BI x = fixed_point(conf * B(scale)), v = exact_to_int(xsimd::fma(a, B(packed_one), B(T(1))));
+      xsimd::bitwise_cast<BI>(conf).store_aligned(bits[s] + j);
+      x.store_aligned(fix[s] + j);
+      v.store_aligned(packed[s] + j);
+      k += v;
+      f += x;
+    };
     widen_to(labels, i, seg, ys);
+    xsimd::batch_bool<T> valid(true);  // every sample of the segment so far
     for (index_t j = 0; j < seg; j += W) {
       const B pi = rp.template load<B>(i + j), y = B::load_aligned(ys + j);
-      if (!xsimd::all(valid_binary<T>(pi, y, B(T(1))))) return false;
+      valid = valid && valid_binary<T>(pi, y, B(T(1)));
       B c, correct, sq;
       binary_terms<T>(pi, y, B(T(1)), c, correct, sq);
       brier.add(sq);
-      const B conf[2] = {c, pi}, a[2] = {correct, y};
-      for (int s = 0; s < 2; ++s) {
-        const BI x = fixed_point(conf[s] * B(scale)), v = exact_to_int(xsimd::fma(a[s], B(packed_one), B(T(1))));
-        xsimd::bitwise_cast<BI>(conf[s]).store_aligned(bits[s] + j);
-        x.store_aligned(fix[s] + j);
-        v.store_aligned(packed[s] + j);
-        k_all[s] += v;
-        f_all[s] += x;
-      }
+      put(0, j, c, correct, k_top, f_top);
+      put(1, j, pi, y, k_pos, f_pos);
     }
-    for (int s = 0; s < 2; ++s) {
-      add_above(s, 0, k_all[s], f_all[s]);
+    if (!xsimd::all(valid)) return false;
+    add_above(0, 0, k_top, f_top);
+    add_above(1, 0, k_pos, f_pos);
+    for (int s = 0; s < 2; ++s)
       for (index_t edge = first[s]; edge < nb; edge += sweep) sweep_edges(s, edge);
-    }
   }
   brier.add_to(acc[6 * nb]);
   const double unit = std::ldexp(1.0, -F);

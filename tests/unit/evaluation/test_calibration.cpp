@@ -6,7 +6,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
+#include <limits>
 #include <random>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -452,6 +455,37 @@ TEST_CASE("binary ECE: the vector path reports the first bad sample anywhere") {
                          ("[alignkit.domain_error.252] calibration::accumulator::add: labels[" + std::to_string(at) +
                           "] is 2, expected an integer in [0, 1]").c_str(),
                          alignkit::domain_error);
+  }
+}
+
+TEST_CASE_TEMPLATE("binary ECE: the vector path rejects NaN and infinity inside a segment and keeps earlier sums", T, float, double) {
+  // 20480 samples: whole 64-batch segments of the vector path. The segment is validated after
+  // its pass; the first bad sample in input order is reported and nothing of the batch is kept.
+  const auto [p, y] = edge_heavy_binary<T>(20480, 15, 7);
+  const std::vector<T> ok_p(p.begin(), p.begin() + 2048);
+  const std::vector<std::uint8_t> ok_y(y.begin(), y.begin() + 2048);
+  for (std::size_t at : {std::size_t{1030}, std::size_t{9999}}) {
+    CAPTURE(at);
+    for (T bad : {std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(), T(-0.25)}) {
+      CAPTURE(bad);
+      auto bad_p = p;
+      bad_p[at] = bad;
+      bad_p[at + 5] = T(2);  // a second bad sample in the same segment is not the one reported
+      cal::accumulator acc({.n_bins = 15});
+      acc.add(ok_p, ok_y);
+      const auto before = acc.finish();
+      std::ostringstream value;
+      value << std::setprecision(17) << static_cast<double>(bad);
+      CHECK_THROWS_WITH_AS(acc.add(alignkit::exec::par.with(2), bad_p, y),
+                           ("[alignkit.domain_error.250] calibration::accumulator::add: probs[" + std::to_string(at) +
+                            "] is " + value.str() + ", expected a probability in [0, 1]").c_str(),
+                           alignkit::domain_error);
+      const auto after = acc.finish();
+      CHECK(after.samples == 2048);
+      CHECK(after.ece == before.ece);
+      CHECK(after.ece_pos == before.ece_pos);
+      CHECK(after.brier == before.brier);
+    }
   }
 }
 
