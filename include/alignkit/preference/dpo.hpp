@@ -245,26 +245,39 @@ result fused(const Exec& policy, const PC& pc, const PR& pr, const RC& rc, const
   const bool has_nc = extra.chosen_tokens.data_handle() != nullptr, has_nr = extra.rejected_tokens.data_handle() != nullptr;
   const bool contiguous = all_contiguous(r_pc, r_pr, r_rc, r_rr, r_w, r_nc, r_nr, w_loss, w_cr, w_rr, w_gpc, w_gpr,
                                          w_grc, w_grr);
-  const auto sums = map_reduce<T, 4>(policy, n, contiguous, [&](index_t i, auto tag) {
-    using V = typename decltype(tag)::type;
-    const V xpc = r_pc.load(i, tag), xpr = r_pr.load(i, tag);
-    const V dc = xpc - r_rc.load(i, tag), dr = xpr - r_rr.load(i, tag);
-    // 1/max(n, 1) once per side (exactly 1 without token counts: no division in the loop)
-    const V inc = has_nc ? V(1) / max_(r_nc.load(i, tag), V(1)) : V(1);
-    const V inr = has_nr ? V(1) / max_(r_nr.load(i, tag), V(1)) : V(1);
-    const pair_value<V> g = pair(dc * inc, dr * inr, xpc * inc, xpr * inr);
-    const V w = r_w.load(i, tag);
-    const V loss = w * g.loss, sc = w * V(inv_d) * inc, sr = w * V(inv_d) * inr;
-    const V chosen = V(t_beta) * dc, rejected = V(t_beta) * dr;
-    w_loss.store(i, loss, tag);
-    w_gpc.store(i, g.gpc * sc, tag);
-    w_gpr.store(i, g.gpr * sr, tag);
-    w_grc.store(i, g.grc * sc, tag);
-    w_grr.store(i, g.grr * sr, tag);
-    w_cr.store(i, chosen, tag);
-    w_rr.store(i, rejected, tag);
-    return std::array<V, 4>{loss, chosen, rejected, indicator_<V>(chosen > rejected)};
-  });
+  auto pass = [&](auto plain) {
+    return map_reduce<T, 4>(policy, n, contiguous, [&](index_t i, auto tag) {
+      using V = typename decltype(tag)::type;
+      const V xpc = r_pc.load(i, tag), xpr = r_pr.load(i, tag);
+      const V dc = xpc - r_rc.load(i, tag), dr = xpr - r_rr.load(i, tag);
+      pair_value<V> g;
+      V loss, sc, sr;
+      if constexpr (decltype(plain)::value) {  // no weights, no token counts: the factors below are 1
+        g = pair(dc, dr, xpc, xpr);
+        loss = g.loss;
+        sc = sr = V(inv_d);
+      } else {
+        // 1/max(n, 1) once per side (exactly 1 without token counts: no division in the loop)
+        const V inc = has_nc ? V(1) / max_(r_nc.load(i, tag), V(1)) : V(1);
+        const V inr = has_nr ? V(1) / max_(r_nr.load(i, tag), V(1)) : V(1);
+        g = pair(dc * inc, dr * inr, xpc * inc, xpr * inr);
+        const V w = r_w.load(i, tag);
+        loss = w * g.loss;
+        sc = w * V(inv_d) * inc;
+        sr = w * V(inv_d) * inr;
+      }
+      const V chosen = V(t_beta) * dc, rejected = V(t_beta) * dr;
+      w_loss.store(i, loss, tag);
+      w_gpc.store(i, g.gpc * sc, tag);
+      w_gpr.store(i, g.gpr * sr, tag);
+      w_grc.store(i, g.grc * sc, tag);
+      w_grr.store(i, g.grr * sr, tag);
+      w_cr.store(i, chosen, tag);
+      w_rr.store(i, rejected, tag);
+      return std::array<V, 4>{loss, chosen, rejected, indicator_<V>(chosen > rejected)};
+    });
+  };
+  const auto sums = extra.weights.data_handle() || has_nc || has_nr ? pass(std::false_type{}) : pass(std::true_type{});
   const auto nd = static_cast<double>(n);
   return {sums[0] / denom, sums[1] / nd, sums[2] / nd, sums[3] / nd, (sums[1] - sums[2]) / nd, n};
 }
