@@ -82,35 +82,59 @@ B load_widened_bytes(const E* p) {
   return B::load_aligned(buf);
 }
 
+/// The tag map_reduce passes its body: `type` is the value type V (T on a chunk's scalar tail,
+/// batch<T> on full batches); `contiguous` is true when the caller stated that every view the body
+/// reads or writes has unit stride, so that readers and writers given the tag skip the stride check.
+template <class V, bool Contiguous = false>
+struct lanes {
+  using type = V;
+  static constexpr bool contiguous = Contiguous;
+};
+
 /// Reads element i (or lanes [i, i+W)) of a rank-1 view as T or batch<T>.
 template <class T, class View>
 struct reader {
   View v;
+  /// Unit stride, or absent (a null view that is never read).
+  bool contiguous() const noexcept { return !v.data_handle() || v.stride(0) == 1; }
   template <class V>
   V load(index_t i) const {
     if constexpr (std::is_arithmetic_v<V>) {
       return static_cast<T>(v(i));
     } else {
-      using E = std::remove_cv_t<typename View::element_type>;
+      if (v.stride(0) == 1) return load_unit<V>(i);
       alignas(64) T buf[V::size];
-      if constexpr (std::is_same_v<typename View::accessor_type, default_accessor<typename View::element_type>>) {
-        if (v.stride(0) == 1) {
-          const auto* p = v.data_handle() + i;
-          if constexpr (std::is_same_v<E, T>) return V::load_unaligned(p);
-          if constexpr (sizeof(E) == 1 && std::is_integral_v<E>) return load_widened_bytes<V>(p);
-
-        }
-      }
-      // Other storage on a unit stride (half, bfloat16, wider integers) is read through the
-      // pointer. Besides sparing the stride product: with g++ 12 at -O3 -march=native (AVX-512)
-      // the loop below alone gave wrong bfloat16 values inside token::logprob's row scan (right
-      // at -O2, without loop vectorization, or with clang 14; cause not established).
-      if (v.stride(0) == 1) {
-        auto* p = v.data_handle() + i;
-        for (std::size_t k = 0; k < V::size; ++k) buf[k] = static_cast<T>(v.accessor().access(p, static_cast<index_t>(k)));
-        return V::load_aligned(buf);
-      }
       for (std::size_t k = 0; k < V::size; ++k) buf[k] = static_cast<T>(v(i + static_cast<index_t>(k)));
+      return V::load_aligned(buf);
+    }
+  }
+  /// load<V>(i) for the value type V of a map_reduce tag, without the stride check under a
+  /// contiguous tag.
+  template <class Tag>
+  typename Tag::type load(index_t i, Tag) const {
+    using V = typename Tag::type;
+    if constexpr (Tag::contiguous && !std::is_arithmetic_v<V>) return load_unit<V>(i);
+    else return load<V>(i);
+  }
+
+ private:
+  template <class V>
+  V load_unit(index_t i) const {
+    using E = std::remove_cv_t<typename View::element_type>;
+    const auto* p = v.data_handle() + i;
+    if constexpr (std::is_same_v<typename View::accessor_type, default_accessor<typename View::element_type>> &&
+                  std::is_same_v<E, T>) {
+      return V::load_unaligned(p);
+    } else if constexpr (std::is_same_v<typename View::accessor_type, default_accessor<typename View::element_type>> &&
+                         sizeof(E) == 1 && std::is_integral_v<E>) {
+      return load_widened_bytes<V>(p);
+    } else {
+      // Other storage (half, bfloat16, wider integers) is read through the pointer. Besides
+      // sparing the stride product: with g++ 12 at -O3 -march=native (AVX-512) the strided loop
+      // alone gave wrong bfloat16 values inside token::logprob's row scan (right at -O2, without
+      // loop vectorization, or with clang 14; cause not established).
+      alignas(64) T buf[V::size];
+      for (std::size_t k = 0; k < V::size; ++k) buf[k] = static_cast<T>(v.accessor().access(p, static_cast<index_t>(k)));
       return V::load_aligned(buf);
     }
   }
@@ -120,9 +144,14 @@ struct reader {
 template <class T>
 struct constant_reader {
   T value;
+  static constexpr bool contiguous() noexcept { return true; }
   template <class V>
   V load(index_t) const {
     return V(value);
+  }
+  template <class Tag>
+  typename Tag::type load(index_t, Tag) const {
+    return typename Tag::type(value);
   }
 };
 
@@ -132,6 +161,8 @@ template <class T, class View>
 struct writer {
   View v;
   bool enabled() const noexcept { return v.data_handle() != nullptr; }
+  /// Unit stride, or not requested.
+  bool contiguous() const noexcept { return !enabled() || v.stride(0) == 1; }
   template <class V>
   void store(index_t i, const V& x) const {
     if (!enabled()) return;
@@ -150,7 +181,24 @@ struct writer {
       for (std::size_t k = 0; k < V::size; ++k) v(i + static_cast<index_t>(k)) = static_cast<E>(buf[k]);
     }
   }
+  /// store(i, x) for the value type of a map_reduce tag, without the stride check under a
+  /// contiguous tag.
+  template <class Tag>
+  void store(index_t i, const typename Tag::type& x, Tag) const {
+    if constexpr (Tag::contiguous && !std::is_arithmetic_v<typename Tag::type> &&
+                  std::is_same_v<typename View::element_type, T>) {
+      if (enabled()) x.store_unaligned(v.data_handle() + i);
+    } else {
+      store(i, x);
+    }
+  }
 };
+
+/// True when every reader and writer passed is contiguous(): the `contiguous` argument of map_reduce.
+template <class... RW>
+bool all_contiguous(const RW&... rw) noexcept {
+  return (rw.contiguous() && ...);
+}
 
 template <class T, class View>
 reader<T, View> make_reader(const View& v) {
@@ -175,40 +223,58 @@ struct sums {
 /// Batches summed in T, lane by lane, before a block's lanes are added in double.
 inline constexpr index_t sum_block = 16;
 
-/// Runs `body(i, std::type_identity<V>{})` for every i in [0, n) (V = batch<T> on full
-/// batches, T on each chunk's tail) and returns the K sums of what the body returns
-/// (a `std::array<V, K>`), blockwise as the file comment states. The chunk size must be a
-/// multiple of the batch width.
-template <class T, std::size_t K, class Exec, class Body>
-sums<K> map_reduce(const Exec& policy, index_t n, Body&& body) {
+/// Runs `body(i, lanes<V, C>{})` for every i in [0, n) (V = batch<T> on full batches, T on each
+/// chunk's tail) and returns the K sums of what the body returns (a `std::array<V, K>`),
+/// blockwise as the file comment states. C is `contiguous` on full batches (false on the tail):
+/// pass all_contiguous(readers and writers of the body) to run the batch loop without stride
+/// checks when it holds (both loops are instantiated; `std::false_type` instantiates only the
+/// checked one); the results are the same either way. The chunk size must be a multiple of the
+/// batch width.
+template <class T, std::size_t K, class Exec, class Contiguous, class Body>
+  requires(std::is_same_v<Contiguous, bool> || std::is_same_v<Contiguous, std::false_type>)
+sums<K> map_reduce(const Exec& policy, index_t n, Contiguous contiguous, Body&& body) {
   using B = batch_t<T>;
   constexpr index_t W = static_cast<index_t>(B::size);
   ALIGNKIT_ASSERT(policy.chunk % W == 0);
   return chunked_sum<sums<K>>(policy, n, [&](index_t begin, index_t end) ALIGNKIT_FLATTEN {
-    std::array<std::array<double, B::size>, K> lanes{};
+    std::array<std::array<double, B::size>, K> lanes_sum{};
     index_t i = begin;
-    while (i + W <= end) {
-      std::array<B, K> block;
-      block.fill(B(T(0)));
-      for (const index_t stop = std::min(end, i + sum_block * W); i + W <= stop; i += W) {
-        const std::array<B, K> r = body(i, std::type_identity<B>{});
-        for (std::size_t k = 0; k < K; ++k) block[k] += r[k];
+    auto batches = [&](auto tag) {
+      while (i + W <= end) {
+        std::array<B, K> block;
+        block.fill(B(T(0)));
+        for (const index_t stop = std::min(end, i + sum_block * W); i + W <= stop; i += W) {
+          const std::array<B, K> r = body(i, tag);
+          for (std::size_t k = 0; k < K; ++k) block[k] += r[k];
+        }
+        for (std::size_t k = 0; k < K; ++k) {
+          alignas(64) T s[B::size];
+          block[k].store_aligned(s);
+          for (std::size_t l = 0; l < B::size; ++l) lanes_sum[k][l] += static_cast<double>(s[l]);
+        }
       }
-      for (std::size_t k = 0; k < K; ++k) {
-        alignas(64) T s[B::size];
-        block[k].store_aligned(s);
-        for (std::size_t l = 0; l < B::size; ++l) lanes[k][l] += static_cast<double>(s[l]);
-      }
+    };
+    if constexpr (std::is_same_v<Contiguous, bool>) {
+      if (contiguous) batches(lanes<B, true>{});
+      else batches(lanes<B, false>{});
+    } else {
+      batches(lanes<B, false>{});
     }
     sums<K> out;
     for (std::size_t k = 0; k < K; ++k)
-      for (std::size_t l = 0; l < B::size; ++l) out.value[k] += lanes[k][l];
+      for (std::size_t l = 0; l < B::size; ++l) out.value[k] += lanes_sum[k][l];
     for (; i < end; ++i) {
-      const std::array<T, K> r = body(i, std::type_identity<T>{});
+      const std::array<T, K> r = body(i, lanes<T>{});
       for (std::size_t k = 0; k < K; ++k) out.value[k] += static_cast<double>(r[k]);
     }
     return out;
   });
+}
+
+/// map_reduce with stride checks on every batch (only the checked batch loop is instantiated).
+template <class T, std::size_t K, class Exec, class Body>
+sums<K> map_reduce(const Exec& policy, index_t n, Body&& body) {
+  return map_reduce<T, K>(policy, n, std::false_type{}, body);
 }
 
 }  // namespace detail

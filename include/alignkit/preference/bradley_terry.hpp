@@ -90,30 +90,32 @@ result run(const Exec& policy, const C& c, const R& r, const M* margin, const op
   // Center stands for c > 0: without it the Σ(r_c + r_r)² sum and the center gradient are skipped.
   auto body = [&](index_t i, auto tag, const auto& rm, auto center) {
     using V = typename decltype(tag)::type;
-    const V xc = rc.template load<V>(i), xr = rr.template load<V>(i);
+    const V xc = rc.load(i, tag), xr = rr.load(i, tag);
     const V diff = xc - xr;
-    const auto [loss, s] = softplus_and_sigmoid(-(diff - rm.template load<V>(i)));  // s = σ(−z)
+    const auto [loss, s] = softplus_and_sigmoid(-(diff - rm.load(i, tag)));  // s = σ(−z)
     const V g = s * inv_d;
-    w_loss.store(i, loss);
+    w_loss.store(i, loss, tag);
     if constexpr (decltype(center)::value) {
       const V sum = xc + xr;
       const V c_grad = two_c_over_d * sum;
-      w_gc.store(i, c_grad - g);
-      w_gr.store(i, c_grad + g);
+      w_gc.store(i, c_grad - g, tag);
+      w_gr.store(i, c_grad + g, tag);
       return std::array<V, 4>{loss, indicator_<V>(xc > xr), diff, sum * sum};
     } else {
-      w_gc.store(i, -g);
-      w_gr.store(i, g);
+      w_gc.store(i, -g, tag);
+      w_gr.store(i, g, tag);
       return std::array<V, 3>{loss, indicator_<V>(xc > xr), diff};
     }
   };
   auto pass = [&](auto center) {
     constexpr std::size_t K = decltype(center)::value ? 4 : 3;
     sums<4> out;
-    const auto s = margin ? map_reduce<T, K>(policy, n, [&](index_t i, auto tag) {
-                              return body(i, tag, make_reader<T>(*margin), center);
-                            })
-                          : map_reduce<T, K>(policy, n, [&](index_t i, auto tag) {
+    const bool contiguous = all_contiguous(rc, rr, w_loss, w_gc, w_gr);
+    const auto s = margin ? map_reduce<T, K>(policy, n, contiguous && make_reader<T>(*margin).contiguous(),
+                                             [&](index_t i, auto tag) {
+                                               return body(i, tag, make_reader<T>(*margin), center);
+                                             })
+                          : map_reduce<T, K>(policy, n, contiguous, [&](index_t i, auto tag) {
                               return body(i, tag, constant_reader<T>{T(0)}, center);
                             });
     for (std::size_t k = 0; k < K; ++k) out.value[k] = s[k];

@@ -121,18 +121,19 @@ result run(const Exec& policy, const C& c, const R& r, const options& o, const o
              w_gr = make_writer<T>(out.grad_rejected), w_cr = make_writer<T>(out.chosen_rewards),
              w_rr = make_writer<T>(out.rejected_rewards);
   const T inv_d = static_cast<T>(1.0 / denom);
+  const bool contiguous = all_contiguous(rc, rr, w_loss, w_gc, w_gr, w_cr, w_rr);
 
   auto pass = [&](auto per_pair) {
-    return map_reduce<T, 6>(policy, n, [&](index_t i, auto tag) {
+    return map_reduce<T, 6>(policy, n, contiguous, [&](index_t i, auto tag) {
       using V = typename decltype(tag)::type;
-      const V xc = rc.template load<V>(i), xr = rr.template load<V>(i);
+      const V xc = rc.load(i, tag), xr = rr.load(i, tag);
       const auto [loss, dc, dr, ratio, odds] = per_pair(xc, xr);
       const V chosen = V(p.beta) * xc, rejected = V(p.beta) * xr;
-      w_loss.store(i, loss);
-      w_gc.store(i, dc * V(inv_d));
-      w_gr.store(i, dr * V(inv_d));
-      w_cr.store(i, chosen);
-      w_rr.store(i, rejected);
+      w_loss.store(i, loss, tag);
+      w_gc.store(i, dc * V(inv_d), tag);
+      w_gr.store(i, dr * V(inv_d), tag);
+      w_cr.store(i, chosen, tag);
+      w_rr.store(i, rejected, tag);
       return std::array<V, 6>{loss, chosen, rejected, indicator_<V>(chosen > rejected), ratio, odds};
     });
   };

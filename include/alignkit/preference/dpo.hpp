@@ -153,9 +153,10 @@ template <class T>
 struct optional_reader {
   alignkit::detail::reader<T, vector_view<const T>> r;
   T fallback;
-  template <class V>
-  V load(index_t i) const {
-    return r.v.data_handle() ? r.template load<V>(i) : V(fallback);
+  bool contiguous() const noexcept { return r.contiguous(); }
+  template <class Tag>
+  typename Tag::type load(index_t i, Tag tag) const {
+    return r.v.data_handle() ? r.load(i, tag) : typename Tag::type(fallback);
   }
 };
 
@@ -242,26 +243,41 @@ result fused(const Exec& policy, const PC& pc, const PR& pr, const RC& rc, const
   const auto w_grc = make_writer<T>(out.grad_ref_chosen), w_grr = make_writer<T>(out.grad_ref_rejected);
   const T t_beta = static_cast<T>(beta), inv_d = static_cast<T>(1.0 / denom);
   const bool has_nc = extra.chosen_tokens.data_handle() != nullptr, has_nr = extra.rejected_tokens.data_handle() != nullptr;
-  const auto sums = map_reduce<T, 4>(policy, n, [&](index_t i, auto tag) {
-    using V = typename decltype(tag)::type;
-    const V xpc = r_pc.template load<V>(i), xpr = r_pr.template load<V>(i);
-    const V dc = xpc - r_rc.template load<V>(i), dr = xpr - r_rr.template load<V>(i);
-    // 1/max(n, 1) once per side (exactly 1 without token counts: no division in the loop)
-    const V inc = has_nc ? V(1) / max_(r_nc.template load<V>(i), V(1)) : V(1);
-    const V inr = has_nr ? V(1) / max_(r_nr.template load<V>(i), V(1)) : V(1);
-    const pair_value<V> g = pair(dc * inc, dr * inr, xpc * inc, xpr * inr);
-    const V w = r_w.template load<V>(i);
-    const V loss = w * g.loss, sc = w * V(inv_d) * inc, sr = w * V(inv_d) * inr;
-    const V chosen = V(t_beta) * dc, rejected = V(t_beta) * dr;
-    w_loss.store(i, loss);
-    w_gpc.store(i, g.gpc * sc);
-    w_gpr.store(i, g.gpr * sr);
-    w_grc.store(i, g.grc * sc);
-    w_grr.store(i, g.grr * sr);
-    w_cr.store(i, chosen);
-    w_rr.store(i, rejected);
-    return std::array<V, 4>{loss, chosen, rejected, indicator_<V>(chosen > rejected)};
-  });
+  const bool contiguous = all_contiguous(r_pc, r_pr, r_rc, r_rr, r_w, r_nc, r_nr, w_loss, w_cr, w_rr, w_gpc, w_gpr,
+                                         w_grc, w_grr);
+  auto pass = [&](auto plain) {
+    return map_reduce<T, 4>(policy, n, contiguous, [&](index_t i, auto tag) {
+      using V = typename decltype(tag)::type;
+      const V xpc = r_pc.load(i, tag), xpr = r_pr.load(i, tag);
+      const V dc = xpc - r_rc.load(i, tag), dr = xpr - r_rr.load(i, tag);
+      pair_value<V> g;
+      V loss, sc, sr;
+      if constexpr (decltype(plain)::value) {  // no weights, no token counts: the factors below are 1
+        g = pair(dc, dr, xpc, xpr);
+        loss = g.loss;
+        sc = sr = V(inv_d);
+      } else {
+        // 1/max(n, 1) once per side (exactly 1 without token counts: no division in the loop)
+        const V inc = has_nc ? V(1) / max_(r_nc.load(i, tag), V(1)) : V(1);
+        const V inr = has_nr ? V(1) / max_(r_nr.load(i, tag), V(1)) : V(1);
+        g = pair(dc * inc, dr * inr, xpc * inc, xpr * inr);
+        const V w = r_w.load(i, tag);
+        loss = w * g.loss;
+        sc = w * V(inv_d) * inc;
+        sr = w * V(inv_d) * inr;
+      }
+      const V chosen = V(t_beta) * dc, rejected = V(t_beta) * dr;
+      w_loss.store(i, loss, tag);
+      w_gpc.store(i, g.gpc * sc, tag);
+      w_gpr.store(i, g.gpr * sr, tag);
+      w_grc.store(i, g.grc * sc, tag);
+      w_grr.store(i, g.grr * sr, tag);
+      w_cr.store(i, chosen, tag);
+      w_rr.store(i, rejected, tag);
+      return std::array<V, 4>{loss, chosen, rejected, indicator_<V>(chosen > rejected)};
+    });
+  };
+  const auto sums = extra.weights.data_handle() || has_nc || has_nr ? pass(std::false_type{}) : pass(std::true_type{});
   const auto nd = static_cast<double>(n);
   return {sums[0] / denom, sums[1] / nd, sums[2] / nd, sums[3] / nd, (sums[1] - sums[2]) / nd, n};
 }
@@ -321,10 +337,10 @@ T bco_delta(const Exec& policy, const PC& pc, const PR& pr, const RC& rc, const 
             reward_baseline& state) {
   using namespace alignkit::detail;
   const auto r_pc = make_reader<T>(pc), r_pr = make_reader<T>(pr), r_rc = make_reader<T>(rc), r_rr = make_reader<T>(rr);
-  const auto s = map_reduce<T, 1>(policy, pc.extent(0), [&](index_t i, auto tag) {
+  const bool contiguous = all_contiguous(r_pc, r_pr, r_rc, r_rr);
+  const auto s = map_reduce<T, 1>(policy, pc.extent(0), contiguous, [&](index_t i, auto tag) {
     using V = typename decltype(tag)::type;
-    return std::array<V, 1>{(r_pc.template load<V>(i) - r_rc.template load<V>(i)) +
-                            (r_pr.template load<V>(i) - r_rr.template load<V>(i))};
+    return std::array<V, 1>{(r_pc.load(i, tag) - r_rc.load(i, tag)) + (r_pr.load(i, tag) - r_rr.load(i, tag))};
   });
   const double batch_mean = beta * s[0] / (2.0 * static_cast<double>(pc.extent(0)));
   state.count += 1;
@@ -494,10 +510,10 @@ double wpo_weights(const Exec& policy, const C& chosen_means, const R& rejected_
   using T = typename decltype(w)::value_type;
   const auto rc = make_reader<T>(c), rr = make_reader<T>(r);
   const auto out = make_writer<T>(w);
-  const auto s = map_reduce<T, 1>(policy, c.extent(0), [&](index_t i, auto tag) {
+  const auto s = map_reduce<T, 1>(policy, c.extent(0), all_contiguous(rc, rr, out), [&](index_t i, auto tag) {
     using V = typename decltype(tag)::type;
-    const V x = min_(exp_(rc.template load<V>(i) + rr.template load<V>(i)), V(1));
-    out.store(i, x);
+    const V x = min_(exp_(rc.load(i, tag) + rr.load(i, tag)), V(1));
+    out.store(i, x, tag);
     return std::array<V, 1>{x};
   });
   return c.extent(0) ? s[0] / static_cast<double>(c.extent(0)) : 0.0;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -147,4 +148,31 @@ TEST_CASE_TEMPLATE("reader widens contiguous and strided 1-byte masks like the s
   check_view(alignkit::vector_view<const signed char>(s.data(), n), n);
   check_view(alignkit::vector_view<const bool>(flags, 64), 64);
   check_view(alignkit::vector_view<const std::uint8_t>(u.data(), {n / 2}, {2}), n / 2);  // strided
+}
+
+TEST_CASE_TEMPLATE("map_reduce's contiguous batch loop sums and stores what the stride-checked loop does", T, float,
+                   double) {
+  using alignkit::detail::make_reader;
+  using alignkit::detail::make_writer;
+  constexpr auto w = static_cast<index_t>(alignkit::detail::batch_t<T>::size);
+  const index_t n = 3 * w + 5;  // full batches and a tail
+  std::vector<T> x(static_cast<std::size_t>(n)), spread(2 * x.size());
+  for (std::size_t k = 0; k < x.size(); ++k) x[k] = spread[2 * k] = static_cast<T>(std::sin(0.7 * static_cast<double>(k)));
+  std::vector<T> y_unit(x.size()), y_strided(x.size());
+  auto run = [&](const alignkit::vector_view<const T>& in, std::vector<T>& out) {
+    const auto rd = make_reader<T>(in);
+    const auto wr = make_writer<T>(alignkit::view_of(out));
+    const bool contiguous = alignkit::detail::all_contiguous(rd, wr);
+    CHECK(contiguous == (in.stride(0) == 1));
+    return alignkit::detail::map_reduce<T, 1>(alignkit::exec::seq, n, contiguous, [&](index_t i, auto tag) {
+      using V = typename decltype(tag)::type;
+      const V v = alignkit::softplus(rd.load(i, tag));
+      wr.store(i, v, tag);
+      return std::array<V, 1>{v};
+    })[0];
+  };
+  const double unit = run(alignkit::view_of(std::as_const(x)), y_unit);
+  const double strided = run(alignkit::vector_view<const T>(spread.data(), {n}, {2}), y_strided);
+  CHECK(unit == strided);
+  CHECK(y_unit == y_strided);
 }

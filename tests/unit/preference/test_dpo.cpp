@@ -340,6 +340,44 @@ TEST_CASE_TEMPLATE("the same result on every tensor type and strided outputs", T
   }
 }
 
+TEST_CASE("strided inputs and outputs give bitwise the results of contiguous ones") {
+  const std::size_t n = 45;  // full batches of every instruction set, and a tail
+  const auto x = random_batch(n, 91);
+  const std::vector<float> pc(x.pc.begin(), x.pc.end()), pr(x.pr.begin(), x.pr.end()), rc(x.rc.begin(), x.rc.end()),
+      rr(x.rr.begin(), x.rr.end());
+  std::vector<float> w(n), nc(n), nr(n), spread(2 * n);
+  for (std::size_t i = 0; i < n; ++i) {
+    w[i] = 0.5f + 0.01f * static_cast<float>(i);
+    nc[i] = static_cast<float>(1 + i % 7);
+    nr[i] = static_cast<float>(2 + i % 5);
+    spread[2 * i] = rr[i];
+  }
+  const alignkit::vector_view<const float> rr_strided(spread.data(), {static_cast<index_t>(n)}, {2});
+  for (auto type : all_types) {
+    if (type == loss_type::aot || type == loss_type::aot_unpaired) continue;  // not the fused pass
+    CAPTURE(dpo::name(type));
+    const dpo::options o{.loss = type};
+    const dpo::pair_inputs<float> extra{view_of(w), view_of(nc), view_of(nr)};
+    std::vector<std::vector<float>> unit(7, std::vector<float>(n)), strided(7, std::vector<float>(2 * n));
+    const dpo::outputs<float> out_unit{view_of(unit[0]), view_of(unit[1]), view_of(unit[2]), view_of(unit[3]),
+                                       view_of(unit[4]), view_of(unit[5]), view_of(unit[6])};
+    auto every_other = [&](std::vector<float>& v) {
+      return alignkit::vector_view<float>(v.data(), {static_cast<index_t>(n)}, {2});
+    };
+    const dpo::outputs<float> out_strided{every_other(strided[0]), every_other(strided[1]), every_other(strided[2]),
+                                          every_other(strided[3]), every_other(strided[4]), every_other(strided[5]),
+                                          every_other(strided[6])};
+    const auto a = dpo::loss(pc, pr, rc, rr, o, out_unit, extra);
+    const auto b = dpo::loss(pc, pr, rc, rr_strided, o, out_strided, extra);
+    CHECK(a.loss == b.loss);
+    CHECK(a.chosen_reward == b.chosen_reward);
+    CHECK(a.rejected_reward == b.rejected_reward);
+    CHECK(a.accuracy == b.accuracy);
+    for (std::size_t k = 0; k < 7; ++k)
+      for (std::size_t i = 0; i < n; ++i) CHECK(unit[k][i] == strided[k][2 * i]);
+  }
+}
+
 TEST_CASE("exec::par on 2 threads is bitwise equal to exec::seq") {
   const std::size_t n = 40'003;  // three chunks of 2^14
   const auto x = random_batch(n, 81);

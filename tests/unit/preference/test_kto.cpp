@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -156,6 +157,37 @@ TEST_CASE("exec::par on 2 threads is bitwise equal to exec::seq") {
   CHECK(s.chosen_reward == p.chosen_reward);
   CHECK(l1 == l2);
   CHECK(g1 == g2);
+}
+
+TEST_CASE("strided inputs and outputs give bitwise the results of contiguous ones") {
+  const std::size_t n = 45;  // full batches of every instruction set, and a tail
+  auto f = [](const vec& v) { return std::vector<float>(v.begin(), v.end()); };
+  auto spread = [](const std::vector<float>& v) {
+    std::vector<float> s(2 * v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) s[2 * i] = v[i];
+    return s;
+  };
+  auto every_other = [](auto& s) {
+    using T = std::remove_reference_t<decltype(s[0])>;
+    return alignkit::vector_view<T>(s.data(), {static_cast<alignkit::index_t>(s.size() / 2)}, {2});
+  };
+  const auto pc = f(random_vector(n, 21)), rc = f(random_vector(n, 22)), pr = f(random_vector(n, 23)),
+             rr = f(random_vector(n, 24)), pk = f(random_vector(n, 25, -39)), rk = f(random_vector(n, 26));
+  const auto sc = spread(rc), sk = spread(rk);
+  std::vector<std::vector<float>> unit(8, std::vector<float>(n)), strided(8, std::vector<float>(2 * n));
+  const kto::outputs<float> out_unit{view_of(unit[0]), view_of(unit[1]), view_of(unit[2]), view_of(unit[3]),
+                                     view_of(unit[4]), view_of(unit[5]), view_of(unit[6]), view_of(unit[7])};
+  const kto::outputs<float> out_strided{every_other(strided[0]), every_other(strided[1]), every_other(strided[2]),
+                                        every_other(strided[3]), every_other(strided[4]), every_other(strided[5]),
+                                        every_other(strided[6]), every_other(strided[7])};
+  const auto a = kto::loss(pc, pr, rc, rr, pk, rk, {}, out_unit);
+  const auto b = kto::loss(pc, pr, every_other(sc), rr, pk, every_other(sk), {}, out_strided);
+  CHECK(a.kl == b.kl);
+  CHECK(a.loss == b.loss);
+  CHECK(a.chosen_reward == b.chosen_reward);
+  CHECK(a.rejected_reward == b.rejected_reward);
+  for (std::size_t k = 0; k < 8; ++k)
+    for (std::size_t i = 0; i < n; ++i) CHECK(unit[k][i] == strided[k][2 * i]);
 }
 
 TEST_CASE("bad input raises the documented errors") {
