@@ -121,7 +121,7 @@ struct reader {
   template <class V>
   V load_unit(index_t i) const {
     using E = std::remove_cv_t<typename View::element_type>;
-    const auto* p = v.data_handle() + i;
+    const auto p = v.data_handle() + i;  // keeps the view's constness: a mutable view's accessor takes T*
     if constexpr (std::is_same_v<typename View::accessor_type, default_accessor<typename View::element_type>> &&
                   std::is_same_v<E, T>) {
       return V::load_unaligned(p);
