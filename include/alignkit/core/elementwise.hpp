@@ -2,8 +2,9 @@
 /// @brief The fused elementwise driver every memory-bound kernel is built on.
 ///
 /// A kernel writes its per-element body once, generic over `V` (a scalar T or an
-/// `xsimd::batch<T>`): it loads its inputs through `reader`s, stores outputs through `writer`s
-/// and returns the values to be summed. `map_reduce<T, K>` runs the body over fixed chunks
+/// `xsimd::batch<T>`): it loads its inputs through the `reader`s and stores its outputs through
+/// the `writer`s map_reduce hands it (unit-stride forms when every view allows) and returns the
+/// values to be summed. `map_reduce<T, K>` runs the body over fixed chunks
 /// (batches, then a scalar tail per chunk) and sums each returned value blockwise: lane by lane
 /// in T over a block of `sum_block` batches, each block's lanes then added in double, and the
 /// chunks in double in chunk order: one pass over memory, vectorized, one add per batch and
@@ -19,6 +20,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <tuple>
 #include <type_traits>
 
 #include <xsimd/xsimd.hpp>
@@ -83,38 +85,32 @@ B load_widened_bytes(const E* p) {
 }
 
 /// The tag map_reduce passes its body: `type` is the value type V (T on a chunk's scalar tail,
-/// batch<T> on full batches); `contiguous` is true when the caller stated that every view the body
-/// reads or writes has unit stride, so that readers and writers given the tag skip the stride check.
-template <class V, bool Contiguous = false>
+/// batch<T> on full batches).
+template <class V>
 struct lanes {
   using type = V;
-  static constexpr bool contiguous = Contiguous;
 };
 
-/// Reads element i (or lanes [i, i+W)) of a rank-1 view as T or batch<T>.
-template <class T, class View>
+/// Reads element i (or lanes [i, i+W)) of a rank-1 view as T or batch<T>. `Unit`: the view has
+/// unit stride (or is absent and never read), stated by map_reduce so that a batch is one load
+/// without a stride check.
+template <class T, class View, bool Unit = false>
 struct reader {
   View v;
   /// Unit stride, or absent (a null view that is never read).
   bool contiguous() const noexcept { return !v.data_handle() || v.stride(0) == 1; }
+  /// This reader for a view known to be contiguous().
+  reader<T, View, true> unit() const noexcept { return {v}; }
   template <class V>
   V load(index_t i) const {
     if constexpr (std::is_arithmetic_v<V>) {
       return static_cast<T>(v(i));
     } else {
-      if (v.stride(0) == 1) return load_unit<V>(i);
+      if (Unit || v.stride(0) == 1) return load_unit<V>(i);
       alignas(64) T buf[V::size];
       for (std::size_t k = 0; k < V::size; ++k) buf[k] = static_cast<T>(v(i + static_cast<index_t>(k)));
       return V::load_aligned(buf);
     }
-  }
-  /// load<V>(i) for the value type V of a map_reduce tag, without the stride check under a
-  /// contiguous tag.
-  template <class Tag>
-  typename Tag::type load(index_t i, Tag) const {
-    using V = typename Tag::type;
-    if constexpr (Tag::contiguous && !std::is_arithmetic_v<V>) return load_unit<V>(i);
-    else return load<V>(i);
   }
 
  private:
@@ -145,24 +141,23 @@ template <class T>
 struct constant_reader {
   T value;
   static constexpr bool contiguous() noexcept { return true; }
+  constant_reader unit() const noexcept { return *this; }
   template <class V>
   V load(index_t) const {
     return V(value);
   }
-  template <class Tag>
-  typename Tag::type load(index_t, Tag) const {
-    return typename Tag::type(value);
-  }
 };
 
 /// Writes element i (or lanes [i, i+W)) of a mutable rank-1 view; a view with a null data
-/// handle is an output the caller did not ask for and is skipped.
-template <class T, class View>
+/// handle is an output the caller did not ask for and is skipped. `Unit` as for reader.
+template <class T, class View, bool Unit = false>
 struct writer {
   View v;
   bool enabled() const noexcept { return v.data_handle() != nullptr; }
   /// Unit stride, or not requested.
   bool contiguous() const noexcept { return !enabled() || v.stride(0) == 1; }
+  /// This writer for a view known to be contiguous().
+  writer<T, View, true> unit() const noexcept { return {v}; }
   template <class V>
   void store(index_t i, const V& x) const {
     if (!enabled()) return;
@@ -171,7 +166,7 @@ struct writer {
       v(i) = static_cast<E>(x);
     } else {
       if constexpr (std::is_same_v<E, T>) {
-        if (v.stride(0) == 1) {
+        if (Unit || v.stride(0) == 1) {
           x.store_unaligned(v.data_handle() + i);
           return;
         }
@@ -181,24 +176,7 @@ struct writer {
       for (std::size_t k = 0; k < V::size; ++k) v(i + static_cast<index_t>(k)) = static_cast<E>(buf[k]);
     }
   }
-  /// store(i, x) for the value type of a map_reduce tag, without the stride check under a
-  /// contiguous tag.
-  template <class Tag>
-  void store(index_t i, const typename Tag::type& x, Tag) const {
-    if constexpr (Tag::contiguous && !std::is_arithmetic_v<typename Tag::type> &&
-                  std::is_same_v<typename View::element_type, T>) {
-      if (enabled()) x.store_unaligned(v.data_handle() + i);
-    } else {
-      store(i, x);
-    }
-  }
 };
-
-/// True when every reader and writer passed is contiguous(): the `contiguous` argument of map_reduce.
-template <class... RW>
-bool all_contiguous(const RW&... rw) noexcept {
-  return (rw.contiguous() && ...);
-}
 
 template <class T, class View>
 reader<T, View> make_reader(const View& v) {
@@ -223,28 +201,27 @@ struct sums {
 /// Batches summed in T, lane by lane, before a block's lanes are added in double.
 inline constexpr index_t sum_block = 16;
 
-/// Runs `body(i, lanes<V, C>{})` for every i in [0, n) (V = batch<T> on full batches, T on each
-/// chunk's tail) and returns the K sums of what the body returns (a `std::array<V, K>`),
-/// blockwise as the file comment states. C is `contiguous` on full batches (false on the tail):
-/// pass all_contiguous(readers and writers of the body) to run the batch loop without stride
-/// checks when it holds (both loops are instantiated; `std::false_type` instantiates only the
-/// checked one); the results are the same either way. The chunk size must be a multiple of the
-/// batch width.
-template <class T, std::size_t K, class Exec, class Contiguous, class Body>
-  requires(std::is_same_v<Contiguous, bool> || std::is_same_v<Contiguous, std::false_type>)
-sums<K> map_reduce(const Exec& policy, index_t n, Contiguous contiguous, Body&& body) {
+/// Runs `body(i, lanes<V>{}, a...)` for every i in [0, n) (V = batch<T> on full batches, T on
+/// each chunk's tail; a... the readers and writers of `io`, which the body loads and stores
+/// through) and returns the K sums of what the body returns (a `std::array<V, K>`), blockwise as
+/// the file comment states. When every reader and writer is contiguous() the full batches get
+/// their unit() forms, so that the batch loop has no stride checks; the results are the same
+/// either way. The chunk size must be a multiple of the batch width.
+template <class T, std::size_t K, class Exec, class... A, class Body>
+sums<K> map_reduce(const Exec& policy, index_t n, const std::tuple<A...>& io, Body&& body) {
   using B = batch_t<T>;
   constexpr index_t W = static_cast<index_t>(B::size);
   ALIGNKIT_ASSERT(policy.chunk % W == 0);
+  const bool unit = std::apply([](const A&... a) { return (a.contiguous() && ... && true); }, io);
   return chunked_sum<sums<K>>(policy, n, [&](index_t begin, index_t end) ALIGNKIT_FLATTEN {
     std::array<std::array<double, B::size>, K> lanes_sum{};
     index_t i = begin;
-    auto batches = [&](auto tag) {
+    auto batches = [&](const auto&... a) {
       while (i + W <= end) {
         std::array<B, K> block;
         block.fill(B(T(0)));
         for (const index_t stop = std::min(end, i + sum_block * W); i + W <= stop; i += W) {
-          const std::array<B, K> r = body(i, tag);
+          const std::array<B, K> r = body(i, lanes<B>{}, a...);
           for (std::size_t k = 0; k < K; ++k) block[k] += r[k];
         }
         for (std::size_t k = 0; k < K; ++k) {
@@ -254,27 +231,19 @@ sums<K> map_reduce(const Exec& policy, index_t n, Contiguous contiguous, Body&& 
         }
       }
     };
-    if constexpr (std::is_same_v<Contiguous, bool>) {
-      if (contiguous) batches(lanes<B, true>{});
-      else batches(lanes<B, false>{});
-    } else {
-      batches(lanes<B, false>{});
-    }
+    if (unit) std::apply([&](const A&... a) { batches(a.unit()...); }, io);
+    else std::apply(batches, io);
     sums<K> out;
     for (std::size_t k = 0; k < K; ++k)
       for (std::size_t l = 0; l < B::size; ++l) out.value[k] += lanes_sum[k][l];
-    for (; i < end; ++i) {
-      const std::array<T, K> r = body(i, lanes<T>{});
-      for (std::size_t k = 0; k < K; ++k) out.value[k] += static_cast<double>(r[k]);
-    }
+    std::apply([&](const A&... a) {
+      for (; i < end; ++i) {
+        const std::array<T, K> r = body(i, lanes<T>{}, a...);
+        for (std::size_t k = 0; k < K; ++k) out.value[k] += static_cast<double>(r[k]);
+      }
+    }, io);
     return out;
   });
-}
-
-/// map_reduce with stride checks on every batch (only the checked batch loop is instantiated).
-template <class T, std::size_t K, class Exec, class Body>
-sums<K> map_reduce(const Exec& policy, index_t n, Body&& body) {
-  return map_reduce<T, K>(policy, n, std::false_type{}, body);
 }
 
 }  // namespace detail

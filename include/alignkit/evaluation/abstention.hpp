@@ -22,6 +22,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <tuple>
 #include <vector>
 
 #include "../core/check.hpp"
@@ -172,10 +173,9 @@ selective_result selective_accuracy(const Exec& policy, const C& confidence, con
   check_same_size(fn, "correct", y.extent(0), "confidence", n);
   check_not_empty(fn, "confidence", n);
   using T = compute_t<C>;
-  const auto rc = make_reader<T>(c);
-  const auto ry = make_reader<T>(y);
   const auto tau = static_cast<T>(threshold);
-  const auto s = map_reduce<T, 2>(policy, n, [&](index_t i, auto tag) {
+  const std::tuple io{make_reader<T>(c), make_reader<T>(y)};
+  const auto s = map_reduce<T, 2>(policy, n, io, [&](index_t i, auto tag, const auto& rc, const auto& ry) {
     using V = typename decltype(tag)::type;
     const V take = indicator_<V>(rc.template load<V>(i) >= V(tau));
     return std::array<V, 2>{take, take * ry.template load<V>(i)};

@@ -24,6 +24,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -70,12 +71,11 @@ ensemble_result aggregate(const Exec& policy, const R& rewards, vector_view<T> r
   check_same_size(fn, "reward", reward.extent(0), "rewards (samples)", n);
   if (uncertainty.data_handle()) check_same_size(fn, "uncertainty", uncertainty.extent(0), "rewards (samples)", n);
   check_range(fn, "k", opts.k, 0.0, HUGE_VAL);
-  const auto w_reward = make_writer<T>(reward);
-  const auto w_sigma = make_writer<T>(uncertainty);
   const auto k = static_cast<T>(opts.k);
   const T inv_m = T(1) / static_cast<T>(m);
   const auto mode = opts.mode;
-  const auto s = map_reduce<T, 2>(policy, n, [&](index_t i, auto tag) {
+  const std::tuple io{make_writer<T>(reward), make_writer<T>(uncertainty)};
+  const auto s = map_reduce<T, 2>(policy, n, io, [&](index_t i, auto tag, const auto& w_reward, const auto& w_sigma) {
     using V = typename decltype(tag)::type;
     V sum(T(0)), lo(std::numeric_limits<T>::infinity());
     for (index_t j = 0; j < m; ++j) {
@@ -174,15 +174,14 @@ length_fit length_regression(const Exec& policy, const Rw& rewards, const Ln& le
   check_not_empty(fn, "rewards", n);
   if (controlled.data_handle()) check_same_size(fn, "controlled", controlled.extent(0), "rewards", n);
   using A = double;  // lengths can be large integers: moments in double
-  const auto rr = make_reader<A>(r);
-  const auto rl = make_reader<A>(l);
+  const std::tuple in{make_reader<A>(r), make_reader<A>(l)};
   const auto nd = static_cast<double>(n);
-  const auto means = map_reduce<A, 2>(policy, n, [&](index_t i, auto tag) {
+  const auto means = map_reduce<A, 2>(policy, n, in, [&](index_t i, auto tag, const auto& rr, const auto& rl) {
     using V = typename decltype(tag)::type;
     return std::array<V, 2>{rr.template load<V>(i), rl.template load<V>(i)};
   });
   const double mr = means[0] / nd, ml = means[1] / nd;
-  const auto mom = map_reduce<A, 3>(policy, n, [&](index_t i, auto tag) {
+  const auto mom = map_reduce<A, 3>(policy, n, in, [&](index_t i, auto tag, const auto& rr, const auto& rl) {
     using V = typename decltype(tag)::type;
     const V dr = rr.template load<V>(i) - V(mr), dl = rl.template load<V>(i) - V(ml);
     return std::array<V, 3>{dl * dl, dl * dr, dr * dr};
@@ -193,11 +192,9 @@ length_fit length_regression(const Exec& policy, const Rw& rewards, const Ln& le
   f.correlation = (mom[0] > 0 && mom[2] > 0) ? mom[1] / std::sqrt(mom[0] * mom[2]) : 0.0;
   f.r_squared = f.correlation * f.correlation;
   if (controlled.data_handle()) {
-    const auto w = make_writer<T>(controlled);
-    const auto rt = make_reader<T>(r);
-    const auto lt = make_reader<T>(l);
     const auto b = static_cast<T>(f.slope), mlt = static_cast<T>(ml);
-    map_reduce<T, 1>(policy, n, [&](index_t i, auto tag) {
+    const std::tuple io{make_reader<T>(r), make_reader<T>(l), make_writer<T>(controlled)};
+    map_reduce<T, 1>(policy, n, io, [&](index_t i, auto tag, const auto& rt, const auto& lt, const auto& w) {
       using V = typename decltype(tag)::type;
       w.store(i, V(rt.template load<V>(i) - b * (lt.template load<V>(i) - V(mlt))));
       return std::array<V, 1>{V(T(0))};

@@ -25,6 +25,7 @@
 #include <cmath>
 #include <optional>
 #include <span>
+#include <tuple>
 
 #include "../core/aggregation.hpp"
 #include "../core/check.hpp"
@@ -146,13 +147,13 @@ result run(const Exec& policy, const Rows& rows, const LP& lp, const Old& old, c
     const double w_b = opts.type == loss_type::grpo ? scale / std::max(n_b, 1.0) : scale;
     const T w_row = static_cast<T>(w_b), a_b = static_cast<T>(adv(b));
     const T seq_ratio = static_cast<T>(std::exp(seq_log_ratio));
-    const auto r_lp = make_reader<T>(lp_row);
-    const auto r_old = make_reader<T>(old_row);
-    const auto r_ref = make_reader<T>(rows.row(ref, b));
-    const auto r_m = make_reader<T>(m_row);
-    const auto w_grad = make_writer<T>(rows.row(out.grad_logps, b));
-    const auto w_kl = make_writer<T>(rows.row(out.per_token_kl, b));
-    auto row = map_reduce<T, 6>(exec::seq, m_row.extent(0), [&](index_t i, auto tag) {
+    const std::tuple io{make_reader<T>(lp_row),         make_reader<T>(old_row),
+                        make_reader<T>(rows.row(ref, b)), make_reader<T>(m_row),
+                        make_writer<T>(rows.row(out.grad_logps, b)), make_writer<T>(rows.row(out.per_token_kl, b))};
+    auto row = map_reduce<T, 6>(exec::seq, m_row.extent(0), io, [&](index_t i, auto tag, const auto& r_lp,
+                                                                     const auto& r_old, const auto& r_ref,
+                                                                     const auto& r_m, const auto& w_grad,
+                                                                     const auto& w_kl) {
       using V = typename decltype(tag)::type;
       const auto valid = r_m.template load<V>(i) != V(0);
       const V x = r_lp.template load<V>(i), a(a_b), zero(0);

@@ -41,6 +41,7 @@
 #include <cmath>
 #include <span>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 
 #include "../core/aggregation.hpp"
@@ -222,12 +223,10 @@ penalty_result run_penalty(const Exec& policy, const LP& lp, const Ref& ref, con
     constexpr estimator E = decltype(e)::value;
     constexpr gradient_mode M = decltype(m)::value;
     return sum_over_rows<1>(policy, rows, [&](index_t b) {
-      const auto r_lp = make_reader<T>(lp2.row(b));
-      const auto r_ref = make_reader<T>(ref2.row(b));
-      const auto r_old = make_reader<T>(old2.row(b));
-      const auto w_kld = make_writer<T>(kld2.row(b));
-      const auto w_grad = make_writer<T>(grad2.row(b));
-      return map_reduce<T, 1>(exec::seq, rows.n_cols, [&](index_t i, auto tag) {
+      const std::tuple io{make_reader<T>(lp2.row(b)), make_reader<T>(ref2.row(b)), make_reader<T>(old2.row(b)),
+                          make_writer<T>(kld2.row(b)), make_writer<T>(grad2.row(b))};
+      return map_reduce<T, 1>(exec::seq, rows.n_cols, io, [&](index_t i, auto tag, const auto& r_lp, const auto& r_ref,
+                                                              const auto& r_old, const auto& w_kld, const auto& w_grad) {
         using V = typename decltype(tag)::type;
         const V x = r_lp.template load<V>(i);
         const V lr = M == gradient_mode::importance_weighted ? x - r_old.template load<V>(i) : V(0);
@@ -309,12 +308,12 @@ loss_result run_loss(const Exec& policy, const Rows& rows, const LP& lp, const R
       const auto m_row = rows.row(mask, b);
       const double w_b = weights.row(weights.needs_row_counts() ? count_valid(m_row) : 1.0);
       const T w = static_cast<T>(opts.beta * w_b);
-      const auto r_lp = make_reader<T>(rows.row(lp, b));
-      const auto r_ref = make_reader<T>(rows.row(ref, b));
-      const auto r_old = make_reader<T>(rows.row(old, b));
-      const auto r_m = make_reader<T>(m_row);
-      const auto w_grad = make_writer<T>(rows.row(out.grad_logprob, b));
-      auto row = map_reduce<T, 2>(exec::seq, m_row.extent(0), [&](index_t i, auto tag) {
+      const std::tuple io{make_reader<T>(rows.row(lp, b)), make_reader<T>(rows.row(ref, b)),
+                          make_reader<T>(rows.row(old, b)), make_reader<T>(m_row),
+                          make_writer<T>(rows.row(out.grad_logprob, b))};
+      auto row = map_reduce<T, 2>(exec::seq, m_row.extent(0), io, [&](index_t i, auto tag, const auto& r_lp,
+                                                                       const auto& r_ref, const auto& r_old,
+                                                                       const auto& r_m, const auto& w_grad) {
         using V = typename decltype(tag)::type;
         const auto valid = r_m.template load<V>(i) != V(0);
         const V x = r_lp.template load<V>(i);
@@ -400,12 +399,12 @@ rewards_result run_rewards(const Exec& policy, const Rows& rows, const Scores& s
     constexpr estimator E = decltype(e)::value;
     return sum_over_rows<1>(policy, rows, [&](index_t b) {
       const auto m_row = rows.row(mask, b);
-      const auto r_lp = make_reader<T>(rows.row(lp, b));
-      const auto r_ref = make_reader<T>(rows.row(ref, b));
-      const auto r_m = make_reader<T>(m_row);
       const auto out_row = rows.row(rewards, b);
-      const auto w_out = make_writer<T>(out_row);
-      const auto row = map_reduce<T, 2>(exec::seq, m_row.extent(0), [&](index_t i, auto tag) {
+      const std::tuple io{make_reader<T>(rows.row(lp, b)), make_reader<T>(rows.row(ref, b)), make_reader<T>(m_row),
+                          make_writer<T>(out_row)};
+      const auto row = map_reduce<T, 2>(exec::seq, m_row.extent(0), io, [&](index_t i, auto tag, const auto& r_lp,
+                                                                             const auto& r_ref, const auto& r_m,
+                                                                             const auto& w_out) {
         using V = typename decltype(tag)::type;
         const auto valid = r_m.template load<V>(i) != V(0);
         const V k = select_(valid, estimate<E>(r_lp.template load<V>(i) - r_ref.template load<V>(i)).value, V(0));

@@ -28,6 +28,7 @@
 #include <array>
 #include <cmath>
 #include <optional>
+#include <tuple>
 
 #include "../core/aggregation.hpp"
 #include "../core/check.hpp"
@@ -159,15 +160,19 @@ result run(const Exec& policy, const Rows& rows, const LP& lp, const Old& old, c
     const T w = static_cast<T>(w_b), w_ent = static_cast<T>(-ent_coeff * w_b);
     const T gspo_d = static_cast<T>(std::min(seq_log_ratio, 10.0));
     const T gspo_pass = seq_log_ratio <= 10.0 ? T(1) : T(0);
-    const auto r_lp = make_reader<T>(lp_row);
-    const auto r_old = make_reader<T>(old_row);
-    const auto r_adv = make_reader<T>(rows.row(adv, b));
-    const auto r_m = make_reader<T>(m_row);
-    const auto r_h = make_reader<T>(rows.row(extra.entropy, b));
-    const auto r_beh = make_reader<T>(rows.row(extra.behaviour_log_prob, b));
-    const auto w_grad = make_writer<T>(rows.row(out.grad_log_prob, b));
-    const auto w_gent = make_writer<T>(rows.row(out.grad_entropy, b));
-    const auto s = map_reduce<T, 6>(exec::seq, m_row.extent(0), [&](index_t i, auto tag) {
+    const std::tuple io{make_reader<T>(lp_row),
+                        make_reader<T>(old_row),
+                        make_reader<T>(rows.row(adv, b)),
+                        make_reader<T>(m_row),
+                        make_reader<T>(rows.row(extra.entropy, b)),
+                        make_reader<T>(rows.row(extra.behaviour_log_prob, b)),
+                        make_writer<T>(rows.row(out.grad_log_prob, b)),
+                        make_writer<T>(rows.row(out.grad_entropy, b))};
+    const auto s = map_reduce<T, 6>(exec::seq, m_row.extent(0), io, [&](index_t i, auto tag, const auto& r_lp,
+                                                                         const auto& r_old, const auto& r_adv,
+                                                                         const auto& r_m, const auto& r_h,
+                                                                         const auto& r_beh, const auto& w_grad,
+                                                                         const auto& w_gent) {
       using V = typename decltype(tag)::type;
       const auto valid = r_m.template load<V>(i) != V(0);
       const V x = r_lp.template load<V>(i), a = r_adv.template load<V>(i);

@@ -16,6 +16,7 @@
 #include <array>
 #include <cmath>
 #include <span>
+#include <tuple>
 
 #include "../core/aggregation.hpp"
 #include "../core/check.hpp"
@@ -79,12 +80,12 @@ result run(const Exec& policy, const Rows& rows, const VP& vpreds, const VO& val
     const auto m_row = rows.row(mask, b);
     const double w_b = weights.row(weights.needs_row_counts() ? count_valid(m_row) : 1.0);
     const T w = static_cast<T>(w_b);
-    const auto r_v = make_reader<T>(rows.row(vpreds, b));
-    const auto r_old = make_reader<T>(rows.row(values, b));
-    const auto r_ret = make_reader<T>(rows.row(returns, b));
-    const auto r_m = make_reader<T>(m_row);
-    const auto w_grad = make_writer<T>(rows.row(out.grad_vpreds, b));
-    auto row = map_reduce<T, 3>(exec::seq, m_row.extent(0), [&](index_t i, auto tag) {
+    const std::tuple io{make_reader<T>(rows.row(vpreds, b)), make_reader<T>(rows.row(values, b)),
+                        make_reader<T>(rows.row(returns, b)), make_reader<T>(m_row),
+                        make_writer<T>(rows.row(out.grad_vpreds, b))};
+    auto row = map_reduce<T, 3>(exec::seq, m_row.extent(0), io, [&](index_t i, auto tag, const auto& r_v,
+                                                                     const auto& r_old, const auto& r_ret,
+                                                                     const auto& r_m, const auto& w_grad) {
       using V = typename decltype(tag)::type;
       const auto valid = r_m.template load<V>(i) != V(0);
       const V v = r_v.template load<V>(i), old = r_old.template load<V>(i), ret = r_ret.template load<V>(i);

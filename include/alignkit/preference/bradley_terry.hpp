@@ -15,6 +15,7 @@
 
 #include <array>
 #include <optional>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -79,47 +80,42 @@ result run(const Exec& policy, const C& c, const R& r, const M* margin, const op
     if (margin) check_finite(fn, "margin", *margin);
   }
 
-  const auto rc = make_reader<T>(c);
-  const auto rr = make_reader<T>(r);
-  const auto w_loss = make_writer<T>(out.losses);
-  const auto w_gc = make_writer<T>(out.grad_chosen);
-  const auto w_gr = make_writer<T>(out.grad_rejected);
   const T inv_d = static_cast<T>(1.0 / denom);
   const T two_c_over_d = static_cast<T>(2.0 * opts.center_rewards_coefficient / denom);
+  // The inputs (the margin reader: the margin, or zeros) and the requested outputs.
+  auto io = [&](const auto& rm) {
+    return std::tuple{make_reader<T>(c),         make_reader<T>(r),              rm,
+                      make_writer<T>(out.losses), make_writer<T>(out.grad_chosen), make_writer<T>(out.grad_rejected)};
+  };
 
   // Center stands for c > 0: without it the Σ(r_c + r_r)² sum and the center gradient are skipped.
-  auto body = [&](index_t i, auto tag, const auto& rm, auto center) {
-    using V = typename decltype(tag)::type;
-    const V xc = rc.load(i, tag), xr = rr.load(i, tag);
-    const V diff = xc - xr;
-    const auto [loss, s] = softplus_and_sigmoid(-(diff - rm.load(i, tag)));  // s = σ(−z)
-    const V g = s * inv_d;
-    w_loss.store(i, loss, tag);
-    if constexpr (decltype(center)::value) {
-      const V sum = xc + xr;
-      const V c_grad = two_c_over_d * sum;
-      w_gc.store(i, c_grad - g, tag);
-      w_gr.store(i, c_grad + g, tag);
-      return std::array<V, 4>{loss, indicator_<V>(xc > xr), diff, sum * sum};
-    } else {
-      w_gc.store(i, -g, tag);
-      w_gr.store(i, g, tag);
-      return std::array<V, 3>{loss, indicator_<V>(xc > xr), diff};
-    }
-  };
   auto pass = [&](auto center) {
     constexpr std::size_t K = decltype(center)::value ? 4 : 3;
-    sums<4> out;
-    const bool contiguous = all_contiguous(rc, rr, w_loss, w_gc, w_gr);
-    const auto s = margin ? map_reduce<T, K>(policy, n, contiguous && make_reader<T>(*margin).contiguous(),
-                                             [&](index_t i, auto tag) {
-                                               return body(i, tag, make_reader<T>(*margin), center);
-                                             })
-                          : map_reduce<T, K>(policy, n, contiguous, [&](index_t i, auto tag) {
-                              return body(i, tag, constant_reader<T>{T(0)}, center);
-                            });
-    for (std::size_t k = 0; k < K; ++k) out.value[k] = s[k];
-    return out;
+    auto body = [&](index_t i, auto tag, const auto& rc, const auto& rr, const auto& rm, const auto& w_loss,
+                    const auto& w_gc, const auto& w_gr) {
+      using V = typename decltype(tag)::type;
+      const V xc = rc.template load<V>(i), xr = rr.template load<V>(i);
+      const V diff = xc - xr;
+      const auto [loss, s] = softplus_and_sigmoid(-(diff - rm.template load<V>(i)));  // s = σ(−z)
+      const V g = s * inv_d;
+      w_loss.store(i, loss);
+      if constexpr (decltype(center)::value) {
+        const V sum = xc + xr;
+        const V c_grad = two_c_over_d * sum;
+        w_gc.store(i, c_grad - g);
+        w_gr.store(i, c_grad + g);
+        return std::array<V, K>{loss, indicator_<V>(xc > xr), diff, sum * sum};
+      } else {
+        w_gc.store(i, -g);
+        w_gr.store(i, g);
+        return std::array<V, K>{loss, indicator_<V>(xc > xr), diff};
+      }
+    };
+    const auto s = margin ? map_reduce<T, K>(policy, n, io(make_reader<T>(*margin)), body)
+                          : map_reduce<T, K>(policy, n, io(constant_reader<T>{T(0)}), body);
+    sums<4> out_sums;
+    for (std::size_t k = 0; k < K; ++k) out_sums.value[k] = s[k];
+    return out_sums;
   };
   const auto sums = opts.center_rewards_coefficient > 0 ? pass(std::true_type{}) : pass(std::false_type{});
   const auto nd = static_cast<double>(n);

@@ -20,6 +20,7 @@
 #include <array>
 #include <cmath>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "../core/check.hpp"
@@ -116,24 +117,27 @@ result run(const Exec& policy, const C& c, const R& r, const options& o, const o
   p.eps = static_cast<T>(o.label_smoothing);
   p.half_inv_beta = static_cast<T>(1 / (2 * o.beta));
   const T shift = o.loss == loss_type::simpo ? static_cast<T>(o.simpo_gamma / o.beta) : T(0);
-  const auto rc = make_reader<T>(c), rr = make_reader<T>(r);
-  const auto w_loss = make_writer<T>(out.losses), w_gc = make_writer<T>(out.grad_chosen),
-             w_gr = make_writer<T>(out.grad_rejected), w_cr = make_writer<T>(out.chosen_rewards),
-             w_rr = make_writer<T>(out.rejected_rewards);
   const T inv_d = static_cast<T>(1.0 / denom);
-  const bool contiguous = all_contiguous(rc, rr, w_loss, w_gc, w_gr, w_cr, w_rr);
+  const std::tuple io{make_reader<T>(c),
+                      make_reader<T>(r),
+                      make_writer<T>(out.losses),
+                      make_writer<T>(out.grad_chosen),
+                      make_writer<T>(out.grad_rejected),
+                      make_writer<T>(out.chosen_rewards),
+                      make_writer<T>(out.rejected_rewards)};
 
   auto pass = [&](auto per_pair) {
-    return map_reduce<T, 6>(policy, n, contiguous, [&](index_t i, auto tag) {
+    return map_reduce<T, 6>(policy, n, io, [&](index_t i, auto tag, const auto& rc, const auto& rr, const auto& w_loss,
+                                               const auto& w_gc, const auto& w_gr, const auto& w_cr, const auto& w_rr) {
       using V = typename decltype(tag)::type;
-      const V xc = rc.load(i, tag), xr = rr.load(i, tag);
+      const V xc = rc.template load<V>(i), xr = rr.template load<V>(i);
       const auto [loss, dc, dr, ratio, odds] = per_pair(xc, xr);
       const V chosen = V(p.beta) * xc, rejected = V(p.beta) * xr;
-      w_loss.store(i, loss, tag);
-      w_gc.store(i, dc * V(inv_d), tag);
-      w_gr.store(i, dr * V(inv_d), tag);
-      w_cr.store(i, chosen, tag);
-      w_rr.store(i, rejected, tag);
+      w_loss.store(i, loss);
+      w_gc.store(i, dc * V(inv_d));
+      w_gr.store(i, dr * V(inv_d));
+      w_cr.store(i, chosen);
+      w_rr.store(i, rejected);
       return std::array<V, 6>{loss, chosen, rejected, indicator_<V>(chosen > rejected), ratio, odds};
     });
   };

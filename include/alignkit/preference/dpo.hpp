@@ -44,6 +44,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "../core/check.hpp"
@@ -148,21 +149,22 @@ namespace detail {
 using namespace alignkit::detail::dpo_terms;
 inline constexpr const char* fn = "dpo::loss";
 
-/// Reads an optional per-pair input; absent views read as `fallback`.
-template <class T>
+/// Reads an optional per-pair input through reader R; absent views read as `fallback`.
+template <class T, class R>
 struct optional_reader {
-  alignkit::detail::reader<T, vector_view<const T>> r;
+  R r;
   T fallback;
   bool contiguous() const noexcept { return r.contiguous(); }
-  template <class Tag>
-  typename Tag::type load(index_t i, Tag tag) const {
-    return r.v.data_handle() ? r.load(i, tag) : typename Tag::type(fallback);
+  optional_reader<T, decltype(r.unit())> unit() const noexcept { return {r.unit(), fallback}; }
+  template <class V>
+  V load(index_t i) const {
+    return r.v.data_handle() ? r.template load<V>(i) : V(fallback);
   }
 };
 
 template <class T>
-optional_reader<T> optional_input(const vector_view<const T>& v, T fallback) {
-  return {{v}, fallback};
+auto optional_input(const vector_view<const T>& v, T fallback) {
+  return optional_reader<T, alignkit::detail::reader<T, vector_view<const T>>>{{v}, fallback};
 }
 
 /// The per-pair result of the (possibly combined) loss: ℓ and the gradients of ℓ with respect to
@@ -234,22 +236,29 @@ result fused(const Exec& policy, const PC& pc, const PR& pr, const RC& rc, const
              const outputs<T>& out, const pair_inputs<T>& extra, Pair&& pair) {
   using namespace alignkit::detail;
   const index_t n = pc.extent(0);
-  const auto r_pc = make_reader<T>(pc), r_pr = make_reader<T>(pr), r_rc = make_reader<T>(rc), r_rr = make_reader<T>(rr);
-  const auto r_w = optional_input(extra.weights, T(1));
-  const auto r_nc = make_reader<T>(extra.chosen_tokens), r_nr = make_reader<T>(extra.rejected_tokens);
-  const auto w_loss = make_writer<T>(out.losses), w_cr = make_writer<T>(out.chosen_rewards),
-             w_rr = make_writer<T>(out.rejected_rewards);
-  const auto w_gpc = make_writer<T>(out.grad_policy_chosen), w_gpr = make_writer<T>(out.grad_policy_rejected);
-  const auto w_grc = make_writer<T>(out.grad_ref_chosen), w_grr = make_writer<T>(out.grad_ref_rejected);
+  const std::tuple in{make_reader<T>(pc),
+                      make_reader<T>(pr),
+                      make_reader<T>(rc),
+                      make_reader<T>(rr),
+                      optional_input(extra.weights, T(1)),
+                      make_reader<T>(extra.chosen_tokens),
+                      make_reader<T>(extra.rejected_tokens)};
+  const std::tuple outs{make_writer<T>(out.losses),          make_writer<T>(out.grad_policy_chosen),
+                        make_writer<T>(out.grad_policy_rejected), make_writer<T>(out.grad_ref_chosen),
+                        make_writer<T>(out.grad_ref_rejected),    make_writer<T>(out.chosen_rewards),
+                        make_writer<T>(out.rejected_rewards)};
+  const auto io = std::tuple_cat(in, outs);
   const T t_beta = static_cast<T>(beta), inv_d = static_cast<T>(1.0 / denom);
   const bool has_nc = extra.chosen_tokens.data_handle() != nullptr, has_nr = extra.rejected_tokens.data_handle() != nullptr;
-  const bool contiguous = all_contiguous(r_pc, r_pr, r_rc, r_rr, r_w, r_nc, r_nr, w_loss, w_cr, w_rr, w_gpc, w_gpr,
-                                         w_grc, w_grr);
   auto pass = [&](auto plain) {
-    return map_reduce<T, 4>(policy, n, contiguous, [&](index_t i, auto tag) {
+    return map_reduce<T, 4>(policy, n, io, [&](index_t i, auto tag, const auto& r_pc, const auto& r_pr,
+                                               const auto& r_rc, const auto& r_rr, const auto& r_w, const auto& r_nc,
+                                               const auto& r_nr, const auto& w_loss, const auto& w_gpc,
+                                               const auto& w_gpr, const auto& w_grc, const auto& w_grr,
+                                               const auto& w_cr, const auto& w_rr) {
       using V = typename decltype(tag)::type;
-      const V xpc = r_pc.load(i, tag), xpr = r_pr.load(i, tag);
-      const V dc = xpc - r_rc.load(i, tag), dr = xpr - r_rr.load(i, tag);
+      const V xpc = r_pc.template load<V>(i), xpr = r_pr.template load<V>(i);
+      const V dc = xpc - r_rc.template load<V>(i), dr = xpr - r_rr.template load<V>(i);
       pair_value<V> g;
       V loss, sc, sr;
       if constexpr (decltype(plain)::value) {  // no weights, no token counts: the factors below are 1
@@ -258,22 +267,22 @@ result fused(const Exec& policy, const PC& pc, const PR& pr, const RC& rc, const
         sc = sr = V(inv_d);
       } else {
         // 1/max(n, 1) once per side (exactly 1 without token counts: no division in the loop)
-        const V inc = has_nc ? V(1) / max_(r_nc.load(i, tag), V(1)) : V(1);
-        const V inr = has_nr ? V(1) / max_(r_nr.load(i, tag), V(1)) : V(1);
+        const V inc = has_nc ? V(1) / max_(r_nc.template load<V>(i), V(1)) : V(1);
+        const V inr = has_nr ? V(1) / max_(r_nr.template load<V>(i), V(1)) : V(1);
         g = pair(dc * inc, dr * inr, xpc * inc, xpr * inr);
-        const V w = r_w.load(i, tag);
+        const V w = r_w.template load<V>(i);
         loss = w * g.loss;
         sc = w * V(inv_d) * inc;
         sr = w * V(inv_d) * inr;
       }
       const V chosen = V(t_beta) * dc, rejected = V(t_beta) * dr;
-      w_loss.store(i, loss, tag);
-      w_gpc.store(i, g.gpc * sc, tag);
-      w_gpr.store(i, g.gpr * sr, tag);
-      w_grc.store(i, g.grc * sc, tag);
-      w_grr.store(i, g.grr * sr, tag);
-      w_cr.store(i, chosen, tag);
-      w_rr.store(i, rejected, tag);
+      w_loss.store(i, loss);
+      w_gpc.store(i, g.gpc * sc);
+      w_gpr.store(i, g.gpr * sr);
+      w_grc.store(i, g.grc * sc);
+      w_grr.store(i, g.grr * sr);
+      w_cr.store(i, chosen);
+      w_rr.store(i, rejected);
       return std::array<V, 4>{loss, chosen, rejected, indicator_<V>(chosen > rejected)};
     });
   };
@@ -336,11 +345,12 @@ template <class T, class Exec, class PC, class PR, class RC, class RR>
 T bco_delta(const Exec& policy, const PC& pc, const PR& pr, const RC& rc, const RR& rr, double beta,
             reward_baseline& state) {
   using namespace alignkit::detail;
-  const auto r_pc = make_reader<T>(pc), r_pr = make_reader<T>(pr), r_rc = make_reader<T>(rc), r_rr = make_reader<T>(rr);
-  const bool contiguous = all_contiguous(r_pc, r_pr, r_rc, r_rr);
-  const auto s = map_reduce<T, 1>(policy, pc.extent(0), contiguous, [&](index_t i, auto tag) {
+  const std::tuple io{make_reader<T>(pc), make_reader<T>(pr), make_reader<T>(rc), make_reader<T>(rr)};
+  const auto s = map_reduce<T, 1>(policy, pc.extent(0), io, [&](index_t i, auto tag, const auto& r_pc,
+                                                                const auto& r_pr, const auto& r_rc, const auto& r_rr) {
     using V = typename decltype(tag)::type;
-    return std::array<V, 1>{(r_pc.load(i, tag) - r_rc.load(i, tag)) + (r_pr.load(i, tag) - r_rr.load(i, tag))};
+    return std::array<V, 1>{(r_pc.template load<V>(i) - r_rc.template load<V>(i)) +
+                            (r_pr.template load<V>(i) - r_rr.template load<V>(i))};
   });
   const double batch_mean = beta * s[0] / (2.0 * static_cast<double>(pc.extent(0)));
   state.count += 1;
@@ -508,12 +518,12 @@ double wpo_weights(const Exec& policy, const C& chosen_means, const R& rejected_
   check_same_size(f, "rejected_means", r.extent(0), "chosen_means", c.extent(0));
   check_same_size(f, "weights", w.extent(0), "chosen_means", c.extent(0));
   using T = typename decltype(w)::value_type;
-  const auto rc = make_reader<T>(c), rr = make_reader<T>(r);
-  const auto out = make_writer<T>(w);
-  const auto s = map_reduce<T, 1>(policy, c.extent(0), all_contiguous(rc, rr, out), [&](index_t i, auto tag) {
+  const std::tuple io{make_reader<T>(c), make_reader<T>(r), make_writer<T>(w)};
+  const auto s = map_reduce<T, 1>(policy, c.extent(0), io, [&](index_t i, auto tag, const auto& rc, const auto& rr,
+                                                               const auto& out) {
     using V = typename decltype(tag)::type;
-    const V x = min_(exp_(rc.load(i, tag) + rr.load(i, tag)), V(1));
-    out.store(i, x, tag);
+    const V x = min_(exp_(rc.template load<V>(i) + rr.template load<V>(i)), V(1));
+    out.store(i, x);
     return std::array<V, 1>{x};
   });
   return c.extent(0) ? s[0] / static_cast<double>(c.extent(0)) : 0.0;

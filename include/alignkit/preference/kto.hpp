@@ -20,6 +20,7 @@
 #include <cmath>
 #include <optional>
 #include <span>
+#include <tuple>
 #include <vector>
 
 #include "../core/check.hpp"
@@ -85,22 +86,22 @@ alignkit::detail::sums<2> side(const Exec& policy, const P& pol, const R& ref, T
                                T inv_d, const vector_view<T>& losses, const vector_view<T>& grad_policy,
                                const vector_view<T>& grad_ref, const vector_view<T>& rewards) {
   using namespace alignkit::detail;
-  const auto rp = make_reader<T>(pol), rr = make_reader<T>(ref);
-  const auto w_loss = make_writer<T>(losses), w_gp = make_writer<T>(grad_policy), w_gr = make_writer<T>(grad_ref),
-             w_rw = make_writer<T>(rewards);
-  const bool contiguous = all_contiguous(rp, rr, w_loss, w_gp, w_gr, w_rw);
-  return map_reduce<T, 2>(policy, pol.extent(0), contiguous, [&](index_t i, auto tag) {
+  const std::tuple io{make_reader<T>(pol),         make_reader<T>(ref),      make_writer<T>(losses),
+                      make_writer<T>(grad_policy), make_writer<T>(grad_ref), make_writer<T>(rewards)};
+  return map_reduce<T, 2>(policy, pol.extent(0), io, [&](index_t i, auto tag, const auto& rp, const auto& rr,
+                                                         const auto& w_loss, const auto& w_gp, const auto& w_gr,
+                                                         const auto& w_rw) {
     using V = typename decltype(tag)::type;
-    const V x = rp.load(i, tag) - rr.load(i, tag);
+    const V x = rp.template load<V>(i) - rr.template load<V>(i);
     const V u = V(sign * beta) * (x - V(shift));
     const auto l = logistic(u);  // σ(u) and σ(−u) from one exp and one division
     const V loss = V(weight) * l.sigmoid_pos;
     const V g = V(weight * sign * beta * inv_d) * l.sigmoid_pos * l.sigmoid_neg;  // d(w·σ(u))/dx / D
-    w_loss.store(i, loss, tag);
-    w_gp.store(i, g, tag);
-    w_gr.store(i, -g, tag);
+    w_loss.store(i, loss);
+    w_gp.store(i, g);
+    w_gr.store(i, -g);
     const V reward = V(beta) * x;
-    w_rw.store(i, reward, tag);
+    w_rw.store(i, reward);
     return std::array<V, 2>{loss, reward};
   });
 }
@@ -176,10 +177,10 @@ double reference_point(const Exec& policy, const PK& policy_kl, const RK& ref_kl
     alignkit::detail::check_finite(detail::fn, "ref_KL", rk);
   }
   using T = typename decltype(pk)::value_type;
-  const auto a = make_reader<T>(pk), b = make_reader<T>(rk);
-  const auto s = map_reduce<T, 1>(policy, pk.extent(0), all_contiguous(a, b), [&](index_t i, auto tag) {
+  const std::tuple io{make_reader<T>(pk), make_reader<T>(rk)};
+  const auto s = map_reduce<T, 1>(policy, pk.extent(0), io, [&](index_t i, auto tag, const auto& a, const auto& b) {
     using V = typename decltype(tag)::type;
-    return std::array<V, 1>{a.load(i, tag) - b.load(i, tag)};
+    return std::array<V, 1>{a.template load<V>(i) - b.template load<V>(i)};
   });
   std::array<double, 2> global{s[0], static_cast<double>(pk.extent(0))};
   red.all_reduce_sum(std::span<double>(global));

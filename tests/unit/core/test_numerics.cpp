@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -85,8 +87,9 @@ double sum_error_bound(index_t n) {
 
 template <class T>
 auto sum_of(const std::vector<T>& x, const auto& policy) {
-  const auto rd = alignkit::detail::make_reader<T>(alignkit::view_of(x));
-  return alignkit::detail::map_reduce<T, 1>(policy, static_cast<index_t>(x.size()), [&](index_t i, auto tag) {
+  const std::tuple io{alignkit::detail::make_reader<T>(alignkit::view_of(x))};
+  return alignkit::detail::map_reduce<T, 1>(policy, static_cast<index_t>(x.size()), io, [&](index_t i, auto tag,
+                                                                                            const auto& rd) {
     using V = typename decltype(tag)::type;
     return std::array<V, 1>{rd.template load<V>(i)};
   })[0];
@@ -150,29 +153,36 @@ TEST_CASE_TEMPLATE("reader widens contiguous and strided 1-byte masks like the s
   check_view(alignkit::vector_view<const std::uint8_t>(u.data(), {n / 2}, {2}), n / 2);  // strided
 }
 
-TEST_CASE_TEMPLATE("map_reduce's contiguous batch loop sums and stores what the stride-checked loop does", T, float,
+TEST_CASE_TEMPLATE("map_reduce's unit-stride batch loop sums and stores what the stride-checked loop does", T, float,
                    double) {
   using alignkit::detail::make_reader;
   using alignkit::detail::make_writer;
   constexpr auto w = static_cast<index_t>(alignkit::detail::batch_t<T>::size);
-  const index_t n = 3 * w + 5;  // full batches and a tail
+  const index_t n = 3 * w + 5;  // n / w full batches (one more when w ≤ 5) and a tail
   std::vector<T> x(static_cast<std::size_t>(n)), spread(2 * x.size());
   for (std::size_t k = 0; k < x.size(); ++k) x[k] = spread[2 * k] = static_cast<T>(std::sin(0.7 * static_cast<double>(k)));
   std::vector<T> y_unit(x.size()), y_strided(x.size());
+  index_t unit_calls = 0;
   auto run = [&](const alignkit::vector_view<const T>& in, std::vector<T>& out) {
-    const auto rd = make_reader<T>(in);
-    const auto wr = make_writer<T>(alignkit::view_of(out));
-    const bool contiguous = alignkit::detail::all_contiguous(rd, wr);
-    CHECK(contiguous == (in.stride(0) == 1));
-    return alignkit::detail::map_reduce<T, 1>(alignkit::exec::seq, n, contiguous, [&](index_t i, auto tag) {
+    const std::tuple io{make_reader<T>(in), make_writer<T>(alignkit::view_of(out))};
+    CHECK(std::get<0>(io).contiguous() == (in.stride(0) == 1));
+    CHECK(std::get<1>(io).contiguous());
+    return alignkit::detail::map_reduce<T, 1>(alignkit::exec::seq, n, io, [&](index_t i, auto tag, const auto& rd,
+                                                                              const auto& wr) {
       using V = typename decltype(tag)::type;
-      const V v = alignkit::softplus(rd.load(i, tag));
-      wr.store(i, v, tag);
+      // the unit-stride forms on full batches of the contiguous run only
+      constexpr bool unit_form = std::is_same_v<std::remove_cvref_t<decltype(rd)>, decltype(std::get<0>(io).unit())>;
+      if constexpr (!std::is_arithmetic_v<V>) unit_calls += unit_form ? 1 : 0;
+      const V v = alignkit::softplus(rd.template load<V>(i));
+      wr.store(i, v);
       return std::array<V, 1>{v};
     })[0];
   };
   const double unit = run(alignkit::view_of(std::as_const(x)), y_unit);
+  CHECK(unit_calls == n / w);  // every full batch
+  unit_calls = 0;
   const double strided = run(alignkit::vector_view<const T>(spread.data(), {n}, {2}), y_strided);
+  CHECK(unit_calls == 0);
   CHECK(unit == strided);
   CHECK(y_unit == y_strided);
 }
