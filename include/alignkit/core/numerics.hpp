@@ -73,13 +73,25 @@ template <class V>
 ALIGNKIT_INLINE V min_(const V& a, const V& b) {
   if constexpr (is_scalar_v<V>) return b < a ? b : a; else return xsimd::min(a, b);
 }
-/// a·b + c rounded as xsimd::fma rounds it on batches of the target: once where the target has
-/// FMA instructions, after the product and after the sum otherwise. A scalar tail then matches
-/// the batch lanes bit for bit whatever the compiler's contraction setting.
+/// a·b + c rounded once where the target has FMA instructions, after the product and after the
+/// sum otherwise, on batches and scalars alike: a scalar tail matches the batch lanes bit for bit
+/// whatever the compiler's contraction setting. (xsimd 8's AVX-512 batches have no fma kernel:
+/// its generic a·b + c is fused only under contraction, which the library's target turns off, so
+/// AVX-512 batches take the instruction directly.)
 template <class V>
 ALIGNKIT_INLINE V fma_(const V& a, const V& b, const V& c) {
   if constexpr (!is_scalar_v<V>) {
+#if XSIMD_WITH_AVX512F
+    using T = typename V::value_type;
+    if constexpr (std::is_base_of_v<xsimd::avx512f, typename V::arch_type> && std::is_same_v<T, float>)
+      return V(_mm512_fmadd_ps(a, b, c));
+    else if constexpr (std::is_base_of_v<xsimd::avx512f, typename V::arch_type> && std::is_same_v<T, double>)
+      return V(_mm512_fmadd_pd(a, b, c));
+    else
+      return xsimd::fma(a, b, c);
+#else
     return xsimd::fma(a, b, c);
+#endif
   } else {
 #if defined(__FMA__)
     return std::fma(a, b, c);

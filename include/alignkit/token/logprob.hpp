@@ -132,14 +132,14 @@ token::softmax_stats scan_softmax(const Row& row, T inv_t) {
       if (xsimd::any(m_new > m)) {  // rescale only when a lane's max grows (rare after a few blocks)
         const B d = m - m_new;      // ≤ 0
         const B r = xsimd::exp(d);
-        t = r * xsimd::fma(d, s, t);
+        t = r * fma_(d, s, t);
         s = r * s;
       }
       for (index_t q = 0; q < k; ++q) {
         const B u = z[q] - m_new;
         const B e = xsimd::exp(u);
         s += e;
-        t = xsimd::fma(e, u, t);
+        t = fma_(e, u, t);
       }
       m = m_new;
     };
@@ -225,11 +225,11 @@ token::softmax_stats exp_sums(const Row& row, T inv_t, T m, const Out& out) {
   B s(T(0)), t(T(0));
   index_t j = 0;
   for (; j + W <= n; j += W) {
-    const B u = xsimd::fma(rd.template load<B>(j), B(inv_t), B(-m));
+    const B u = fma_(rd.template load<B>(j), B(inv_t), B(-m));
     const B e = xsimd::exp(u);
     wr.store(j, e);
     s += e;
-    t = xsimd::fma(e, u, t);
+    t = fma_(e, u, t);
   }
   token::softmax_stats st{static_cast<double>(m), static_cast<double>(xsimd::hadd(s)),
                           static_cast<double>(xsimd::hadd(t))};

@@ -186,3 +186,20 @@ TEST_CASE_TEMPLATE("map_reduce's unit-stride batch loop sums and stores what the
   CHECK(unit == strided);
   CHECK(y_unit == y_strided);
 }
+
+TEST_CASE_TEMPLATE("fma_ rounds a batch lane as it rounds the same scalar", T, float, double) {
+  using B = alignkit::detail::batch_t<T>;
+  // a² = 1 + 2^-(d−1) + 2^-(2d) needs more bits than T has: fused and unfused a·a − (1 + 2^-(d−1)) differ
+  constexpr int d = (std::numeric_limits<T>::digits + 1) / 2;
+  const T a = T(1) + std::ldexp(T(1), -d), c = -(T(1) + std::ldexp(T(1), 1 - d));
+  alignas(64) T lanes[B::size];
+  alignkit::detail::fma_(B(a), B(a), B(c)).store_aligned(lanes);
+  const T scalar = alignkit::detail::fma_(a, a, c);
+  for (std::size_t k = 0; k < B::size; ++k) CHECK(lanes[k] == scalar);
+  // once rounded where the target has FMA instructions, twice otherwise
+#if defined(__FMA__)
+  CHECK(scalar == std::ldexp(T(1), -2 * d));
+#else
+  CHECK(scalar == (a * a) + c);
+#endif
+}
