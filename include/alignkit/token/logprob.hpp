@@ -131,13 +131,13 @@ token::softmax_stats scan_softmax(const Row& row, T inv_t) {
       const B m_new = xsimd::max(m, bm);
       if (xsimd::any(m_new > m)) {  // rescale only when a lane's max grows (rare after a few blocks)
         const B d = m - m_new;      // ≤ 0
-        const B r = xsimd::exp(d);
+        const B r = exp_(d);
         t = r * fma_(d, s, t);
         s = r * s;
       }
       for (index_t q = 0; q < k; ++q) {
         const B u = z[q] - m_new;
-        const B e = xsimd::exp(u);
+        const B e = exp_(u);
         s += e;
         t = fma_(e, u, t);
       }
@@ -226,7 +226,7 @@ token::softmax_stats exp_sums(const Row& row, T inv_t, T m, const Out& out) {
   index_t j = 0;
   for (; j + W <= n; j += W) {
     const B u = fma_(rd.template load<B>(j), B(inv_t), B(-m));
-    const B e = xsimd::exp(u);
+    const B e = exp_(u);
     wr.store(j, e);
     s += e;
     t = fma_(e, u, t);

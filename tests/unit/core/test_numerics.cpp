@@ -203,3 +203,31 @@ TEST_CASE_TEMPLATE("fma_ rounds a batch lane as it rounds the same scalar", T, f
   CHECK(scalar == (a * a) + c);
 #endif
 }
+
+TEST_CASE("exp_ of float is within 1.01 ulp of exp in double and matches a batch lane bit for bit") {
+  using B = alignkit::detail::batch_t<float>;
+  double worst = 0;
+  float worst_x = 0;
+  const int n = 200000;
+  for (int i = 0; i <= n; ++i) {
+    const auto x = static_cast<float>(-87.33 + 175.7 * i / n);
+    const float e = alignkit::detail::exp_(x);
+    const double ref = std::exp(static_cast<double>(x));
+    const double ulp = std::ldexp(1.0, std::ilogb(static_cast<float>(ref)) - 23);
+    if (std::abs(e - ref) / ulp > worst) {
+      worst = std::abs(e - ref) / ulp;
+      worst_x = x;
+    }
+    alignas(64) float lanes[B::size];
+    alignkit::detail::exp_(B(x)).store_aligned(lanes);
+    if (lanes[B::size - 1] != e) FAIL_CHECK("lane and scalar differ at x = " << x);
+  }
+  CAPTURE(worst_x);
+  CHECK(worst <= 1.01);
+  CHECK(alignkit::detail::exp_(0.0f) == 1.0f);
+  CHECK(alignkit::detail::exp_(-87.4f) == 0.0f);  // no subnormal results
+  CHECK(alignkit::detail::exp_(-std::numeric_limits<float>::infinity()) == 0.0f);
+  CHECK(std::isinf(alignkit::detail::exp_(88.4f)));
+  CHECK(std::isinf(alignkit::detail::exp_(std::numeric_limits<float>::infinity())));
+  CHECK(std::isnan(alignkit::detail::exp_(std::numeric_limits<float>::quiet_NaN())));
+}
