@@ -237,6 +237,23 @@ row_stats<T> stats_of(const Row& row, index_t k) {
   return {mx, s, ss, arg, in_unit};
 }
 
+/// Rows whose statistics are computed before any of them is binned (see `for_each_row_stats`).
+inline constexpr index_t stats_batch = 8;
+
+/// Calls f(i, stats_of<T>(p.row(i), k)) for i = begin … end − 1 in order. The statistics of
+/// `stats_batch` rows are computed first, then f runs on each: the rows' reductions do not wait
+/// on the binning of the row before, and the binning finds its inputs ready.
+template <class T, class PV, class F>
+void for_each_row_stats(const PV& p, index_t begin, index_t end, index_t k, F&& f) {
+  row_stats<T> s[stats_batch];
+  index_t i = begin;
+  for (; i + stats_batch <= end; i += stats_batch) {
+    for (index_t g = 0; g < stats_batch; ++g) s[g] = stats_of<T>(p.row(i + g), k);
+    for (index_t g = 0; g < stats_batch; ++g) f(i + g, s[g]);
+  }
+  for (; i < end; ++i) f(i, stats_of<T>(p.row(i), k));
+}
+
 /// Label of sample i if it is an integer in [0, k), else −1.
 template <class LV>
 index_t label_at(const LV& labels, index_t i, index_t k) {
@@ -539,17 +556,21 @@ void accumulate(const char* fn, const Exec& policy, const PV& p, const LV& label
     const index_t k = p.extent(1);
     check_not_empty(fn, "probs (classes)", k);
     const T tol = static_cast<T>(o.row_sum_tolerance);
-    ok = binned_pass(policy, n, state_size(nb), scratch, total, [&](index_t i, double* acc) {
-      const auto row = p.row(i);
-      const row_stats<T> s = stats_of<T>(row, k);
-      const index_t y = label_at(labels, i, k);
-      const double wi = weight_at(w, i);
-      if (!s.valid(tol) || y < 0 ||
-          !valid_weight<T>(wi))
-        return false;
-      add_to_bin(acc, bin_of(s.max, e, nb), wi, static_cast<double>(s.max), s.argmax == y ? 1.0 : 0.0);
-      acc[6 * nb] += wi * (static_cast<double>(s.sumsq) - 2 * static_cast<double>(row(y)) + 1);
-      return true;
+    const index_t stride = state_size(nb);
+    ok = chunked_bins(policy, n, stride, scratch, total, [&](index_t begin, index_t end, double* lanes) {
+      bool valid = true;
+      for_each_row_stats<T>(p, begin, end, k, [&](index_t i, const row_stats<T>& s) {
+        double* acc = lanes + (i % bin_lanes) * stride;
+        const index_t y = label_at(labels, i, k);
+        const double wi = weight_at(w, i);
+        if (!s.valid(tol) || y < 0 || !valid_weight<T>(wi)) {
+          valid = false;
+          return;
+        }
+        add_to_bin(acc, bin_of(s.max, e, nb), wi, static_cast<double>(s.max), s.argmax == y ? 1.0 : 0.0);
+        acc[6 * nb] += wi * (static_cast<double>(s.sumsq) - 2 * static_cast<double>(p.row(i)(y)) + 1);
+      });
+      return valid;
     });
   }
   if (!ok) raise_first_invalid<T>(fn, p, labels, w, o.row_sum_tolerance);
