@@ -97,8 +97,8 @@ ALIGNKIT_INLINE V fma_(const V& a, const V& b, const V& c) {
 #endif
   }
 }
-/// e^x of a float batch with every a·b + c through fma_ (xsimd's float exp rounds them twice on
-/// AVX-512 without contraction, and takes about 1.4× as long there). The Cephes expf scheme that
+/// e^x of a float batch with every a·b + c through fma_ (xsimd's float exp rounds them twice, as
+/// separate instructions, on AVX-512 without contraction). The Cephes expf scheme that
 /// xsimd's float exp also follows: k = round(x·log2 e); r = x − k·ln 2 with ln 2 split in two
 /// (Cody–Waite, exact k·ln2_hi); e^r ≈ 1 + r + r²·P(r), P Cephes' degree-5 minimax fit on
 /// |r| ≤ ln 2 / 2; e^x = e^r·2^k through the exponent bits. Within 1.01 ulp of e^x on normal

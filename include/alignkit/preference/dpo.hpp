@@ -236,18 +236,20 @@ result fused(const Exec& policy, const PC& pc, const PR& pr, const RC& rc, const
              const outputs<T>& out, const pair_inputs<T>& extra, Pair&& pair) {
   using namespace alignkit::detail;
   const index_t n = pc.extent(0);
-  const std::tuple in{make_reader<T>(pc),
+  const std::tuple io{make_reader<T>(pc),
                       make_reader<T>(pr),
                       make_reader<T>(rc),
                       make_reader<T>(rr),
                       optional_input(extra.weights, T(1)),
                       make_reader<T>(extra.chosen_tokens),
-                      make_reader<T>(extra.rejected_tokens)};
-  const std::tuple outs{make_writer<T>(out.losses),          make_writer<T>(out.grad_policy_chosen),
-                        make_writer<T>(out.grad_policy_rejected), make_writer<T>(out.grad_ref_chosen),
-                        make_writer<T>(out.grad_ref_rejected),    make_writer<T>(out.chosen_rewards),
-                        make_writer<T>(out.rejected_rewards)};
-  const auto io = std::tuple_cat(in, outs);
+                      make_reader<T>(extra.rejected_tokens),
+                      make_writer<T>(out.losses),
+                      make_writer<T>(out.grad_policy_chosen),
+                      make_writer<T>(out.grad_policy_rejected),
+                      make_writer<T>(out.grad_ref_chosen),
+                      make_writer<T>(out.grad_ref_rejected),
+                      make_writer<T>(out.chosen_rewards),
+                      make_writer<T>(out.rejected_rewards)};
   const T t_beta = static_cast<T>(beta), inv_d = static_cast<T>(1.0 / denom);
   const bool has_nc = extra.chosen_tokens.data_handle() != nullptr, has_nr = extra.rejected_tokens.data_handle() != nullptr;
   auto pass = [&](auto plain) {
