@@ -89,12 +89,12 @@ struct fleiss_data {
 };
 
 const bool registered = [] {
-  // alignkit's binary form takes P(y = 1) and y: with p = confidence and y = correctness the
-  // top-label bins are those of the peer (plus the positive-class bins and Brier, same pass).
+  // The peer's computation: confidences binned as given with their correctness (alignkit also
+  // sums the Brier score and the reliability bins in the same pass).
   add_workload<ece_binary_data>(
       "ece_binary",
       []<class T>(const auto& policy, ece_binary_data<T>& d) {
-        benchmark::DoNotOptimize(alignkit::calibration::evaluate(policy, d.conf, d.correct).ece);
+        benchmark::DoNotOptimize(alignkit::calibration::evaluate_confidences(policy, d.conf, d.correct).ece);
       },
       []<class T>(ece_binary_data<T>& d) {
     binned<T> b;

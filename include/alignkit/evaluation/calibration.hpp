@@ -8,6 +8,8 @@
 /// c = 0 in bin 0, c = 1 in the last bin) and W = Σ_i w_i:
 ///   ECE = Σ_b |Σ_{B_b} w·a − Σ_{B_b} w·c| / W,     MCE = max over non-empty bins |acc_b − conf_b|
 ///   binary p = P(y = 1):  c = max(1 − p, p), prediction 1 iff p > 1 − p (p = 0.5 predicts 0)
+///   stated confidences (`evaluate_confidences`): c and a as given, e.g. an answer's confidence
+///   and whether the answer was right; Brier = Σ w (a − c)² / W
 ///   top-label multiclass: c = max_k p_k, prediction = the first maximum
 ///   ece_pos: the same ECE with c = p and a = y (binary); Brier = Σ w (y − p)² / W (binary),
 ///   Σ_i w_i Σ_k (p_ik − 1[y_i = k])² / W (multiclass, Brier 1950)
@@ -261,17 +263,27 @@ index_t label_at(const LV& labels, index_t i, index_t k) {
   return (y >= 0 && y < static_cast<double>(k) && y == std::floor(y)) ? static_cast<index_t>(y) : -1;
 }
 
+/// The argument names of a pass, for its messages: probabilities and labels, or stated
+/// confidences and correctness.
+struct input_names {
+  const char* values;
+  const char* labels;
+};
+inline constexpr input_names probability_names{"probs", "labels"}, confidence_names{"confidence", "correct"};
+
 /// Reports the first invalid sample in input order, after a pass flagged one; each test is the
 /// pass's own, in the compute type T (row sums from `stats_of<T>`, weights rounded to T).
 template <class T, class PV, class LV, class WV>
-[[noreturn]] void raise_first_invalid(const char* fn, const PV& p, const LV& labels, const WV* w, double tol) {
+[[noreturn]] void raise_first_invalid(const char* fn, input_names names, const PV& p, const LV& labels, const WV* w,
+                                      double tol) {
   const index_t n = p.extent(0);
   for (index_t i = 0; i < n; ++i) {
     index_t k = 2;
     if constexpr (PV::rank() == 1) {
       const T v = static_cast<T>(p(i));
       if (!(v >= T(0) && v <= T(1)))
-        raise<domain_error>(250, fn, ": probs[", i, "] is ", static_cast<double>(p(i)), ", expected a probability in [0, 1]");
+        raise<domain_error>(250, fn, ": ", names.values, "[", i, "] is ", static_cast<double>(p(i)),
+                            ", expected a probability in [0, 1]");
     } else {
       k = p.extent(1);
       for (index_t j = 0; j < k; ++j) {
@@ -285,7 +297,7 @@ template <class T, class PV, class LV, class WV>
         raise<domain_error>(251, fn, ": probs row ", i, " sums to ", static_cast<double>(s), ", expected 1 within ", tol);
     }
     if (label_at(labels, i, k) < 0)
-      raise<domain_error>(252, fn, ": labels[", i, "] is ", static_cast<double>(labels(i)),
+      raise<domain_error>(252, fn, ": ", names.labels, "[", i, "] is ", static_cast<double>(labels(i)),
                           ", expected an integer in [0, ", k - 1, "]");
     if (!valid_weight<T>(weight_at(w, i)))
       raise<domain_error>(253, fn, ": weights[", i, "] is ", weight_at(w, i), ", expected a finite value >= 0");
@@ -349,7 +361,9 @@ void widen_to(const View& v, index_t i, index_t count, T* out) {
 /// Binary samples [begin, end) into 4 lanes of sums, in blocks: validation, confidence,
 /// correctness, both bin indices and the Brier term of a block in SIMD, then a branch-free scalar
 /// scatter of the block into the bins; a scalar tail. False on an invalid sample.
-template <class T, class PV, class LV, class WV>
+/// `Confidences`: p and y are a stated confidence and its correctness, binned as given into the
+/// first set of sums (no top-label set).
+template <class T, bool Confidences, class PV, class LV, class WV>
 bool binary_chunk(const PV& p, const LV& labels, const WV* w, index_t begin, index_t end, const T* e, index_t nb,
                   double* acc) {
   using B = xsimd::batch<T>;
@@ -361,8 +375,12 @@ bool binary_chunk(const PV& p, const LV& labels, const WV* w, index_t begin, ind
   alignas(64) xsimd::as_integer_t<T> top[block], pos[block];
   auto scatter = [&](double* a, index_t t, index_t q, T pi, T y, T wi, T c, T correct) {
     const auto wd = static_cast<double>(wi);
-    add_to_bin(a, t, wd, static_cast<double>(c), static_cast<double>(correct));
-    add_to_bin(a + 3 * nb, q, wd, static_cast<double>(pi), static_cast<double>(y));
+    if constexpr (Confidences) {
+      add_to_bin(a, q, wd, static_cast<double>(pi), static_cast<double>(y));
+    } else {
+      add_to_bin(a, t, wd, static_cast<double>(c), static_cast<double>(correct));
+      add_to_bin(a + 3 * nb, q, wd, static_cast<double>(pi), static_cast<double>(y));
+    }
   };
   kahan_lanes<B> brier;
   index_t i = begin;
@@ -377,12 +395,14 @@ bool binary_chunk(const PV& p, const LV& labels, const WV* w, index_t begin, ind
       if (!xsimd::all(valid_binary<T>(pi, y, wi))) return false;
       B c, correct, sq;
       binary_terms<T>(pi, y, wi, c, correct, sq);
-      bin_of(c, e, nb).store_aligned(top + j);
+      if constexpr (!Confidences) {
+        bin_of(c, e, nb).store_aligned(top + j);
+        c.store_aligned(cb + j);
+        correct.store_aligned(ab + j);
+      }
       bin_of(pi, e, nb).store_aligned(pos + j);
       pi.store_aligned(pb + j);
       wi.store_aligned(wb + j);
-      c.store_aligned(cb + j);
-      correct.store_aligned(ab + j);
       brier.add(sq);
     }
     for (index_t j = 0; j < block; ++j)
@@ -395,7 +415,7 @@ bool binary_chunk(const PV& p, const LV& labels, const WV* w, index_t begin, ind
     if (!valid_binary<T>(pi, y, wi)) return false;
     T c, correct, sq;
     binary_terms<T>(pi, y, wi, c, correct, sq);
-    scatter(acc + (i % bin_lanes) * stride, bin_of(c, e, nb), bin_of(pi, e, nb), pi, y, wi, c, correct);
+    scatter(acc + (i % bin_lanes) * stride, Confidences ? 0 : bin_of(c, e, nb), bin_of(pi, e, nb), pi, y, wi, c, correct);
     acc[6 * nb] += static_cast<double>(sq);
   }
   return true;
@@ -447,7 +467,8 @@ auto fixed_point(const B& x) {
 /// c's to the 2^−F grid (none for c ≥ 0.5 in float): at most 2^−(F+1) per sample, far below the
 /// inputs' own precision near 1. The full segments of a chunk take this path, the remainder
 /// `binary_chunk`. Scratch: 28 KiB on the stack (the segment), no allocation.
-template <class T, class PV, class LV>
+/// `Confidences`: as in `binary_chunk`, one set (c = p, a = y, all edges): 16 KiB of scratch.
+template <class T, bool Confidences, class PV, class LV>
 bool binary_chunk_unweighted(const PV& p, const LV& labels, index_t begin, index_t end, const T* e, index_t nb,
                              double* acc) {
   using B = xsimd::batch<T>;
@@ -457,11 +478,13 @@ bool binary_chunk_unweighted(const PV& p, const LV& labels, index_t begin, index
   constexpr int F = std::is_same_v<T, float> ? 24 : 52, H = 4 * static_cast<int>(sizeof(I));
   const T scale = std::ldexp(T(1), F), packed_one = std::ldexp(T(1), H);
   const auto rp = make_reader<T>(p);
-  // Per confidence set s (0: top label, 1: positive class), over this segment.
-  alignas(64) I bits[2][seg], fix[2][seg], packed[2][seg];
+  // Per confidence set s (binary: 0 top label, 1 positive class; Confidences: 0 as given), over
+  // this segment.
+  constexpr int sets = Confidences ? 1 : 2;
+  alignas(64) I bits[sets][seg], fix[sets][seg], packed[sets][seg];
   alignas(64) T ys[seg];  // the segment's labels as T
   // Per set and edge i (i = 0: every sample): count, Σ c·2^F, Σ a over the samples with c > e_i.
-  double above[2][vector_bins][3] = {};
+  double above[sets][vector_bins][3] = {};
   auto add_above = [&](int s, index_t edge, BI k, BI f) {
     const std::uint64_t ks = lane_sum(k), low = (std::uint64_t{1} << H) - 1;
     double* out = above[s][edge];
@@ -470,8 +493,10 @@ bool binary_chunk_unweighted(const PV& p, const LV& labels, index_t begin, index
     out[2] += static_cast<double>(ks >> H);
   };
   // Edges e_first … e_{n−1} in sweeps, padded with 2 (above every c).
-  index_t first[2] = {1, 1};
-  while (first[0] < nb && e[first[0]] < T(0.5)) ++first[0];
+  index_t first[sets];
+  std::fill_n(first, sets, index_t{1});
+  if constexpr (!Confidences)
+    while (first[0] < nb && e[first[0]] < T(0.5)) ++first[0];
   auto sweep_edges = [&](int s, index_t from) {
     BI t[sweep], k[sweep], f[sweep];
     for (index_t q = 0; q < sweep; ++q) {
@@ -509,18 +534,26 @@ bool binary_chunk_unweighted(const PV& p, const LV& labels, index_t begin, index
       B c, correct, sq;
       binary_terms<T>(pi, y, B(T(1)), c, correct, sq);
       brier.add(sq);
-      put(0, j, c, correct, k_top, f_top);
-      put(1, j, pi, y, k_pos, f_pos);
+      if constexpr (Confidences) {
+        put(0, j, pi, y, k_pos, f_pos);
+      } else {
+        put(0, j, c, correct, k_top, f_top);
+        put(1, j, pi, y, k_pos, f_pos);
+      }
     }
     if (!xsimd::all(valid)) return false;
-    add_above(0, 0, k_top, f_top);
-    add_above(1, 0, k_pos, f_pos);
-    for (int s = 0; s < 2; ++s)
+    if constexpr (Confidences) {
+      add_above(0, 0, k_pos, f_pos);
+    } else {
+      add_above(0, 0, k_top, f_top);
+      add_above(1, 0, k_pos, f_pos);
+    }
+    for (int s = 0; s < sets; ++s)
       for (index_t edge = first[s]; edge < nb; edge += sweep) sweep_edges(s, edge);
   }
   brier.add_to(acc[6 * nb]);
   const double unit = std::ldexp(1.0, -F);
-  for (int s = 0; s < 2; ++s) {
+  for (int s = 0; s < sets; ++s) {
     for (index_t edge = 1; edge < first[s]; ++edge)
       for (int q = 0; q < 3; ++q) above[s][edge][q] = above[s][0][q];
     for (index_t b = 0; b < nb; ++b) {
@@ -534,23 +567,26 @@ bool binary_chunk_unweighted(const PV& p, const LV& labels, index_t begin, index
     }
   }
   const auto* no_weights = static_cast<const vector_view<const double>*>(nullptr);
-  return binary_chunk<T>(p, labels, no_weights, i, end, e, nb, acc);
+  return binary_chunk<T, Confidences>(p, labels, no_weights, i, end, e, nb, acc);
 }
 
-/// One pass of probabilities (rank 1: binary P(y = 1); rank 2: [N, K] rows) into `total`.
-template <class T, class Exec, class PV, class LV, class WV>
+/// One pass of probabilities (rank 1: binary P(y = 1); rank 2: [N, K] rows) or, with
+/// `Confidences`, of stated confidences [N] and their correctness into `total`.
+template <class T, bool Confidences, class Exec, class PV, class LV, class WV>
 void accumulate(const char* fn, const Exec& policy, const PV& p, const LV& labels, const WV* w,
                 const options& o, std::vector<double>& scratch, std::span<double> total) {
+  static_assert(!Confidences || PV::rank() == 1);
+  constexpr input_names names = Confidences ? confidence_names : probability_names;
   const index_t n = p.extent(0), nb = o.n_bins;
-  check_same_size(fn, "labels", labels.extent(0), "probs", n);
-  if (w) check_same_size(fn, "weights", w->extent(0), "probs", n);
+  check_same_size(fn, names.labels, labels.extent(0), names.values, n);
+  if (w) check_same_size(fn, "weights", w->extent(0), names.values, n);
   const std::vector<T> edges = bin_edges<T>(nb);
   const T* e = edges.data();
   bool ok;
   if constexpr (PV::rank() == 1) {
     ok = chunked_bins(policy, n, state_size(nb), scratch, total, [&](index_t begin, index_t end, double* acc) {
-      if (!w && nb <= vector_bins) return binary_chunk_unweighted<T>(p, labels, begin, end, e, nb, acc);
-      return binary_chunk<T>(p, labels, w, begin, end, e, nb, acc);
+      if (!w && nb <= vector_bins) return binary_chunk_unweighted<T, Confidences>(p, labels, begin, end, e, nb, acc);
+      return binary_chunk<T, Confidences>(p, labels, w, begin, end, e, nb, acc);
     });
   } else {
     const index_t k = p.extent(1);
@@ -573,7 +609,7 @@ void accumulate(const char* fn, const Exec& policy, const PV& p, const LV& label
       return valid;
     });
   }
-  if (!ok) raise_first_invalid<T>(fn, p, labels, w, o.row_sum_tolerance);
+  if (!ok) raise_first_invalid<T>(fn, names, p, labels, w, o.row_sum_tolerance);
   for (index_t b = 0; b < nb; ++b) total[static_cast<std::size_t>(6 * nb + 1)] += total[static_cast<std::size_t>(3 * b)];
   total[static_cast<std::size_t>(6 * nb + 2)] += static_cast<double>(n);
 }
@@ -610,7 +646,7 @@ inline double summarize(const double* sums, index_t nb, double total, double z, 
 }  // namespace detail
 
 /// Streaming equal-width calibration: `add` batches (all binary, rank 1, or all multiclass,
-/// rank 2), then `finish`. Holds 6·n_bins + 3 doubles. Each `add` sums into a fresh copy of
+/// rank 2) or `add_confidences` batches, then `finish`. Holds 6·n_bins + 3 doubles. Each `add` sums into a fresh copy of
 /// that size (so that a failed add changes nothing) and a scratch of 24·n_bins + 12 doubles per
 /// chunk (`exec::seq`: one chunk, reused across calls).
 /// The sums of a sharded evaluation set are combined with `finish(reducer)`.
@@ -625,19 +661,20 @@ class accumulator {
   /// Adds a batch: `probs` [N] (binary P(y = 1)) or [N, K] (rows summing to 1), `labels` [N]
   /// (0/1, or 0 … K−1), optional `weights` [N] (≥ 0). One pass; the accumulator is unchanged
   /// when an error is raised. Errors: shape_error.101 (lengths differ), shape_error.102 (K = 0),
-  /// shape_error.150 (binary and multiclass batches mixed), domain_error.250 (a probability
+  /// shape_error.150 (a batch of another kind than the earlier ones: binary, multiclass or
+  /// stated confidences), domain_error.250 (a probability
   /// outside [0, 1] or NaN), domain_error.251 (a row whose sum differs from 1 by more than
   /// row_sum_tolerance), domain_error.252 (a label that is not an integer in range),
   /// domain_error.253 (a negative or non-finite weight).
   template <exec::execution_policy Exec, tensor_like P, tensor_like L>
   void add(const Exec& policy, const P& probs, const L& labels) {
-    add_impl(policy, view_of(probs), view_of(labels), static_cast<const vector_view<const double>*>(nullptr));
+    add_impl<false>(policy, view_of(probs), view_of(labels), no_weights());
   }
   template <exec::execution_policy Exec, tensor_like P, tensor_like L, tensor_like W>
   void add(const Exec& policy, const P& probs, const L& labels, const W& weights) {
     const auto w = view_of(weights);
     require_rank<1, decltype(w)>();
-    add_impl(policy, view_of(probs), view_of(labels), &w);
+    add_impl<false>(policy, view_of(probs), view_of(labels), &w);
   }
   template <alignkit::detail::data_argument P, tensor_like L>
   void add(const P& probs, const L& labels) {
@@ -646,6 +683,29 @@ class accumulator {
   template <alignkit::detail::data_argument P, tensor_like L, tensor_like W>
   void add(const P& probs, const L& labels, const W& weights) {
     add(exec::seq, probs, labels, weights);
+  }
+
+  /// Adds a batch of stated confidences [N] in [0, 1] (e.g. of answers) and their correctness
+  /// [N] (0/1), optional `weights` [N]: binned as given, so the report's ECE, MCE and reliability
+  /// bins are those of (c, a) and its Brier score is Σ w (a − c)² / W; no positive-class bins
+  /// (ece_pos is NaN). Errors: as `add`, naming `confidence` and `correct`.
+  template <exec::execution_policy Exec, tensor_like C, tensor_like A>
+  void add_confidences(const Exec& policy, const C& confidence, const A& correct) {
+    add_impl<true>(policy, view_of(confidence), view_of(correct), no_weights());
+  }
+  template <exec::execution_policy Exec, tensor_like C, tensor_like A, tensor_like W>
+  void add_confidences(const Exec& policy, const C& confidence, const A& correct, const W& weights) {
+    const auto w = view_of(weights);
+    require_rank<1, decltype(w)>();
+    add_impl<true>(policy, view_of(confidence), view_of(correct), &w);
+  }
+  template <alignkit::detail::data_argument C, tensor_like A>
+  void add_confidences(const C& confidence, const A& correct) {
+    add_confidences(exec::seq, confidence, correct);
+  }
+  template <alignkit::detail::data_argument C, tensor_like A, tensor_like W>
+  void add_confidences(const C& confidence, const A& correct, const W& weights) {
+    add_confidences(exec::seq, confidence, correct, weights);
   }
 
   /// The metrics of everything added. Errors: shape_error.102 (no sample added),
@@ -665,25 +725,41 @@ class accumulator {
   /// Forgets every sample.
   void reset() {
     std::fill(state_.begin(), state_.end(), 0.0);
-    rank_ = 0;
+    kind_ = kind::none;
   }
   const options& settings() const noexcept { return opts_; }
 
  private:
   static constexpr const char* fn = "calibration::accumulator::add";
+  static constexpr const char* fn_confidences = "calibration::accumulator::add_confidences";
 
-  template <class Exec, class PV, class LV, class WV>
+  /// What the added batches were.
+  enum class kind { none, binary, multiclass, confidences };
+  static const char* describe(kind k) {
+    switch (k) {
+      case kind::binary: return "binary probabilities [N]";
+      case kind::multiclass: return "multiclass probabilities [N, K]";
+      case kind::confidences: return "stated confidences [N]";
+      case kind::none: break;
+    }
+    return "nothing";
+  }
+  static const vector_view<const double>* no_weights() { return nullptr; }
+
+  template <bool Confidences, class Exec, class PV, class LV, class WV>
   void add_impl(const Exec& policy, const PV& p, const LV& labels, const WV* w) {
     static_assert(PV::rank() == 1 || PV::rank() == 2, "alignkit: probs must be [N] (binary) or [N, K]");
+    static_assert(!Confidences || PV::rank() == 1, "alignkit: confidences must be [N]");
     require_rank<1, LV>();
-    constexpr int rank = static_cast<int>(PV::rank());
-    if (rank_ != 0 && rank_ != rank)
-      alignkit::detail::raise<shape_error>(150, fn, ": probs has rank ", rank, ", earlier batches had rank ", rank_);
+    const kind k = Confidences ? kind::confidences : PV::rank() == 1 ? kind::binary : kind::multiclass;
+    if (kind_ != kind::none && kind_ != k)
+      alignkit::detail::raise<shape_error>(150, Confidences ? fn_confidences : fn, ": a batch of ", describe(k),
+                                           " after batches of ", describe(kind_));
     using T = std::conditional_t<std::is_same_v<typename PV::value_type, double>, double, float>;
     std::vector<double> pending(state_.size(), 0.0);
-    detail::accumulate<T>(fn, policy, p, labels, w, opts_, scratch_, pending);
-    for (std::size_t k = 0; k < state_.size(); ++k) state_[k] += pending[k];
-    rank_ = rank;
+    detail::accumulate<T, Confidences>(Confidences ? fn_confidences : fn, policy, p, labels, w, opts_, scratch_, pending);
+    for (std::size_t j = 0; j < state_.size(); ++j) state_[j] += pending[j];
+    kind_ = k;
   }
 
   report summarize(const std::vector<double>& s) const {
@@ -698,14 +774,14 @@ class accumulator {
     r.samples = static_cast<index_t>(tail[2]);
     r.brier = tail[0] / tail[1];
     r.ece = detail::summarize(s.data(), nb, r.weight, opts_.wilson_z, r.reliability, &r.mce);
-    if (rank_ != 2) r.ece_pos = detail::summarize(s.data() + 3 * nb, nb, r.weight, opts_.wilson_z, r.positive);
+    if (kind_ == kind::binary) r.ece_pos = detail::summarize(s.data() + 3 * nb, nb, r.weight, opts_.wilson_z, r.positive);
     return r;
   }
 
   options opts_;
   std::vector<double> state_;
   std::vector<double> scratch_;
-  int rank_ = 0;
+  kind kind_ = kind::none;
 };
 
 /// Equal-width ECE, MCE, Brier and reliability bins of one set in one pass (see `accumulator::add`
@@ -731,6 +807,32 @@ report evaluate(const P& probs, const L& labels, const options& opts = {}) {
 template <alignkit::detail::data_argument P, tensor_like L, tensor_like W>
 report evaluate(const P& probs, const L& labels, const W& weights, const options& opts = {}) {
   return evaluate(exec::seq, probs, labels, weights, opts);
+}
+
+/// Equal-width ECE, MCE, Brier and reliability bins of stated confidences [N] and their
+/// correctness [N] in one pass (see `accumulator::add_confidences`).
+template <exec::execution_policy Exec, tensor_like C, tensor_like A>
+report evaluate_confidences(const Exec& policy, const C& confidence, const A& correct, const options& opts = {}) {
+  accumulator acc(opts);
+  acc.add_confidences(policy, confidence, correct);
+  return acc.finish();
+}
+/// As above with sample weights.
+template <exec::execution_policy Exec, tensor_like C, tensor_like A, tensor_like W>
+report evaluate_confidences(const Exec& policy, const C& confidence, const A& correct, const W& weights,
+                            const options& opts = {}) {
+  accumulator acc(opts);
+  acc.add_confidences(policy, confidence, correct, weights);
+  return acc.finish();
+}
+/// Sequential overloads.
+template <alignkit::detail::data_argument C, tensor_like A>
+report evaluate_confidences(const C& confidence, const A& correct, const options& opts = {}) {
+  return evaluate_confidences(exec::seq, confidence, correct, opts);
+}
+template <alignkit::detail::data_argument C, tensor_like A, tensor_like W>
+report evaluate_confidences(const C& confidence, const A& correct, const W& weights, const options& opts = {}) {
+  return evaluate_confidences(exec::seq, confidence, correct, weights, opts);
 }
 
 /// scikit-learn `calibration_curve(y, p, n_bins, strategy="uniform")` from a binary report: the
@@ -772,7 +874,7 @@ double adaptive_ece(const P& probs, const L& labels, const options& opts = {}) {
       const T pi = static_cast<T>(p(i)), q = T(1) - pi;
       const double yi = static_cast<double>(y(i));
       if (!(pi >= T(0) && pi <= T(1)) || !(yi == 0 || yi == 1))
-        calibration::detail::raise_first_invalid<T>(fn, p, y, no_weights, opts.row_sum_tolerance);
+        calibration::detail::raise_first_invalid<T>(fn, calibration::detail::probability_names, p, y, no_weights, opts.row_sum_tolerance);
       c = static_cast<double>(pi > q ? pi : q);
       a = (pi > q) == (yi == 1) ? 1.0 : 0.0;
     } else {
@@ -781,7 +883,7 @@ double adaptive_ece(const P& probs, const L& labels, const options& opts = {}) {
       const index_t yi = calibration::detail::label_at(y, i, k);
       if (!s.valid(static_cast<T>(opts.row_sum_tolerance)) ||
           yi < 0)
-        calibration::detail::raise_first_invalid<T>(fn, p, y, no_weights, opts.row_sum_tolerance);
+        calibration::detail::raise_first_invalid<T>(fn, calibration::detail::probability_names, p, y, no_weights, opts.row_sum_tolerance);
       c = static_cast<double>(s.max);
       a = s.argmax == yi ? 1.0 : 0.0;
     }
@@ -840,7 +942,7 @@ classwise_result classwise_ece(const Exec& policy, const P& probs, const L& labe
     return true;
   });
   if (!ok)
-    calibration::detail::raise_first_invalid<T>(fn, p, y, static_cast<const vector_view<const double>*>(nullptr), opts.row_sum_tolerance);
+    calibration::detail::raise_first_invalid<T>(fn, calibration::detail::probability_names, p, y, static_cast<const vector_view<const double>*>(nullptr), opts.row_sum_tolerance);
   classwise_result r;
   std::vector<bin> bins;
   for (index_t j = 0; j < k; ++j) {

@@ -118,6 +118,35 @@ TEST_CASE("binary ECE, MCE, ece_pos and Brier against the definition") {
   }
 }
 
+TEST_CASE("stated confidences: ECE, MCE, bins and Brier of (c, a) as given, against the definition") {
+  const std::size_t n = 1001;
+  const auto c = uniform(n, 3);
+  const auto u = uniform(n, 4);
+  std::vector<std::uint8_t> a(n);
+  std::vector<double> ad(n);
+  double brier = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    a[i] = u[i] < std::pow(c[i], 1.3);  // over-confident on purpose
+    ad[i] = a[i];
+    brier += (ad[i] - c[i]) * (ad[i] - c[i]) / static_cast<double>(n);
+  }
+  for (index_t nb : {1, 7, 10, 15, 40}) {
+    CAPTURE(nb);
+    const auto r = cal::evaluate_confidences(c, a, {.n_bins = nb});
+    check_bins(r, naive(c, ad, nb));
+    CHECK(r.brier == doctest::Approx(brier).epsilon(1e-13));
+    CHECK(std::isnan(r.ece_pos));
+    CHECK(r.positive.empty());
+    CHECK(r.samples == static_cast<index_t>(n));
+    // Two batches of one accumulator: the same sums, added in another order.
+    cal::accumulator acc({.n_bins = nb});
+    const auto half = static_cast<std::ptrdiff_t>(n / 2);
+    acc.add_confidences(std::vector<double>(c.begin(), c.begin() + half), std::vector<int>(a.begin(), a.begin() + half));
+    acc.add_confidences(std::vector<double>(c.begin() + half, c.end()), std::vector<int>(a.begin() + half, a.end()));
+    CHECK(acc.finish().ece == doctest::Approx(r.ece).epsilon(1e-13));
+  }
+}
+
 TEST_CASE("top-label multiclass ECE: the first maximum wins ties") {
   const auto s = make_multiclass(500, 4, 3);
   std::vector<double> conf(500), correct(500);
@@ -439,6 +468,61 @@ TEST_CASE_TEMPLATE("binary ECE: the unweighted vector path equals the weighted s
     }
 }
 
+TEST_CASE_TEMPLATE("stated confidences: bitwise the positive-class bins of the binary form, on every path", T, float, double) {
+  // (c, a) are binned as the binary form bins (p, y): the same sums on the vector path (no
+  // weights, n_bins <= 32), the scatter path (weights or more bins), in chunks and on 2 threads.
+  const alignkit::exec::parallel_policy par{2, 1000};
+  for (index_t nb : {1, 2, 15, 16, 32, 33})
+    for (std::size_t n : {1, 255, 1025, 16387, 40000}) {
+      CAPTURE(nb);
+      CAPTURE(n);
+      const auto [p, y] = edge_heavy_binary<T>(n, nb, static_cast<std::uint32_t>(7 * n + static_cast<std::size_t>(nb)));
+      std::vector<T> w(n);
+      for (std::size_t i = 0; i < n; ++i) w[i] = static_cast<T>(static_cast<double>(i % 3) + 0.5);
+      const cal::options o{.n_bins = nb};
+      const std::pair<cal::report, cal::report> runs[] = {
+          {cal::evaluate_confidences(p, y, o), cal::evaluate(p, y, o)},
+          {cal::evaluate_confidences(p, y, w, o), cal::evaluate(p, y, w, o)},
+          {cal::evaluate_confidences(par, p, y, o), cal::evaluate(par, p, y, o)}};
+      for (const auto& [conf, binary] : runs) {
+        REQUIRE(conf.reliability.size() == binary.positive.size());
+        for (std::size_t b = 0; b < conf.reliability.size(); ++b) {
+          CHECK(conf.reliability[b].weight == binary.positive[b].weight);
+          CHECK(conf.reliability[b].confidence == binary.positive[b].confidence);
+          CHECK(conf.reliability[b].accuracy == binary.positive[b].accuracy);
+        }
+        CHECK(conf.ece == binary.ece_pos);
+        CHECK(conf.brier == binary.brier);
+        CHECK(conf.weight == binary.weight);
+      }
+    }
+}
+
+TEST_CASE("stated confidences: errors name confidence and correct") {
+  const std::vector<double> c{0.2, 1.5, 0.7};
+  const std::vector<int> a{1, 0, 1}, bad{2, 0, 1};
+  const std::vector<double> ok{0.2, 0.5, 0.7};
+  CHECK_THROWS_WITH_AS(cal::evaluate_confidences(c, a),
+                       "[alignkit.domain_error.250] calibration::accumulator::add_confidences: confidence[1] is 1.5, expected "
+                       "a probability in [0, 1]",
+                       alignkit::domain_error);
+  CHECK_THROWS_WITH_AS(cal::evaluate_confidences(ok, bad),
+                       "[alignkit.domain_error.252] calibration::accumulator::add_confidences: correct[0] is 2, expected an "
+                       "integer in [0, 1]",
+                       alignkit::domain_error);
+  CHECK_THROWS_WITH_AS(cal::evaluate_confidences(ok, std::vector<int>{1, 0}),
+                       "[alignkit.shape_error.101] calibration::accumulator::add_confidences: correct has 2 elements, "
+                       "confidence has 3",
+                       alignkit::shape_error);
+  cal::accumulator acc;
+  acc.add(ok, a);
+  CHECK_THROWS_WITH_AS(acc.add_confidences(ok, a),
+                       "[alignkit.shape_error.150] calibration::accumulator::add_confidences: a batch of stated confidences [N] "
+                       "after batches of binary probabilities [N]",
+                       alignkit::shape_error);
+  CHECK(acc.finish().samples == 3);
+}
+
 TEST_CASE("binary ECE: the vector path reports the first bad sample anywhere") {
   for (std::size_t at : {std::size_t{3}, std::size_t{700}, std::size_t{20000}, std::size_t{20479}}) {
     CAPTURE(at);
@@ -541,7 +625,8 @@ TEST_CASE("bad input raises the documented errors") {
   cal::accumulator acc;
   acc.add(ok, y);
   CHECK_THROWS_WITH_AS(acc.add(alignkit::as_matrix(good_rows, 2, 2), std::vector<int>{0, 1}),
-                       "[alignkit.shape_error.150] calibration::accumulator::add: probs has rank 2, earlier batches had rank 1",
+                       "[alignkit.shape_error.150] calibration::accumulator::add: a batch of multiclass probabilities [N, K] after "
+                       "batches of binary probabilities [N]",
                        alignkit::shape_error);
   CHECK_THROWS_AS(acc.add(p, y), alignkit::domain_error);
   CHECK(acc.finish().samples == 3);  // a failed add leaves the accumulator unchanged
