@@ -252,32 +252,43 @@ result fused(const Exec& policy, const PC& pc, const PR& pr, const RC& rc, const
                       make_writer<T>(out.rejected_rewards)};
   const T t_beta = static_cast<T>(beta), inv_d = static_cast<T>(1.0 / denom);
   const bool has_nc = extra.chosen_tokens.data_handle() != nullptr, has_nr = extra.rejected_tokens.data_handle() != nullptr;
-  // Without weights or token counts every factor below is exactly 1: the same values as a
-  // pass without them, for a few multiplications per batch (one instantiation, not two).
-  const auto sums = map_reduce<T, 4>(policy, n, io, [&](index_t i, auto tag, const auto& r_pc, const auto& r_pr,
-                                                        const auto& r_rc, const auto& r_rr, const auto& r_w,
-                                                        const auto& r_nc, const auto& r_nr, const auto& w_loss,
-                                                        const auto& w_gpc, const auto& w_gpr, const auto& w_grc,
-                                                        const auto& w_grr, const auto& w_cr, const auto& w_rr) {
-    using V = typename decltype(tag)::type;
-    const V xpc = r_pc.template load<V>(i), xpr = r_pr.template load<V>(i);
-    const V dc = xpc - r_rc.template load<V>(i), dr = xpr - r_rr.template load<V>(i);
-    // 1/max(n, 1) once per side (exactly 1 without token counts: no division in the loop)
-    const V inc = has_nc ? V(1) / max_(r_nc.template load<V>(i), V(1)) : V(1);
-    const V inr = has_nr ? V(1) / max_(r_nr.template load<V>(i), V(1)) : V(1);
-    const pair_value<V> g = pair(dc * inc, dr * inr, xpc * inc, xpr * inr);
-    const V w = r_w.template load<V>(i);
-    const V loss = w * g.loss, sc = w * V(inv_d) * inc, sr = w * V(inv_d) * inr;
-    const V chosen = V(t_beta) * dc, rejected = V(t_beta) * dr;
-    w_loss.store(i, loss);
-    w_gpc.store(i, g.gpc * sc);
-    w_gpr.store(i, g.gpr * sr);
-    w_grc.store(i, g.grc * sc);
-    w_grr.store(i, g.grr * sr);
-    w_cr.store(i, chosen);
-    w_rr.store(i, rejected);
-    return std::array<V, 4>{loss, chosen, rejected, indicator_<V>(chosen > rejected)};
-  });
+  auto pass = [&](auto plain) {
+    return map_reduce<T, 4>(policy, n, io, [&](index_t i, auto tag, const auto& r_pc, const auto& r_pr,
+                                               const auto& r_rc, const auto& r_rr, const auto& r_w, const auto& r_nc,
+                                               const auto& r_nr, const auto& w_loss, const auto& w_gpc,
+                                               const auto& w_gpr, const auto& w_grc, const auto& w_grr,
+                                               const auto& w_cr, const auto& w_rr) {
+      using V = typename decltype(tag)::type;
+      const V xpc = r_pc.template load<V>(i), xpr = r_pr.template load<V>(i);
+      const V dc = xpc - r_rc.template load<V>(i), dr = xpr - r_rr.template load<V>(i);
+      pair_value<V> g;
+      V loss, sc, sr;
+      if constexpr (decltype(plain)::value) {  // no weights, no token counts: the factors below are 1
+        g = pair(dc, dr, xpc, xpr);
+        loss = g.loss;
+        sc = sr = V(inv_d);
+      } else {
+        // 1/max(n, 1) once per side (exactly 1 without token counts: no division in the loop)
+        const V inc = has_nc ? V(1) / max_(r_nc.template load<V>(i), V(1)) : V(1);
+        const V inr = has_nr ? V(1) / max_(r_nr.template load<V>(i), V(1)) : V(1);
+        g = pair(dc * inc, dr * inr, xpc * inc, xpr * inr);
+        const V w = r_w.template load<V>(i);
+        loss = w * g.loss;
+        sc = w * V(inv_d) * inc;
+        sr = w * V(inv_d) * inr;
+      }
+      const V chosen = V(t_beta) * dc, rejected = V(t_beta) * dr;
+      w_loss.store(i, loss);
+      w_gpc.store(i, g.gpc * sc);
+      w_gpr.store(i, g.gpr * sr);
+      w_grc.store(i, g.grc * sc);
+      w_grr.store(i, g.grr * sr);
+      w_cr.store(i, chosen);
+      w_rr.store(i, rejected);
+      return std::array<V, 4>{loss, chosen, rejected, indicator_<V>(chosen > rejected)};
+    });
+  };
+  const auto sums = extra.weights.data_handle() || has_nc || has_nr ? pass(std::false_type{}) : pass(std::true_type{});
   const auto nd = static_cast<double>(n);
   return {sums[0] / denom, sums[1] / nd, sums[2] / nd, sums[3] / nd, (sums[1] - sums[2]) / nd, n};
 }
