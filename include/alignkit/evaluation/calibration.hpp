@@ -405,8 +405,13 @@ bool binary_chunk(const PV& p, const LV& labels, const WV* w, index_t begin, ind
       wi.store_aligned(wb + j);
       brier.add(sq);
     }
-    for (index_t j = 0; j < block; ++j)
-      scatter(acc + (j % bin_lanes) * stride, top[j], pos[j], pb[j], yb[j], wb[j], cb[j], ab[j]);
+    for (index_t j = 0; j < block; ++j) {
+      double* a = acc + (j % bin_lanes) * stride;
+      if constexpr (Confidences)  // top, cb and ab are not written: no top-label set
+        scatter(a, 0, pos[j], pb[j], yb[j], wb[j], T(0), T(0));
+      else
+        scatter(a, top[j], pos[j], pb[j], yb[j], wb[j], cb[j], ab[j]);
+    }
   }
   brier.add_to(acc[6 * nb]);
   for (; i < end; ++i) {
