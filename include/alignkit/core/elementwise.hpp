@@ -54,8 +54,8 @@ template <class B, class E>
 B load_widened_bytes(const E* p) {
   using T = typename B::value_type;
   static_assert(sizeof(E) == 1 && std::is_integral_v<E>);
-  constexpr bool is_signed = std::is_signed_v<E>;
-  constexpr std::size_t bytes = sizeof(typename B::register_type);
+  [[maybe_unused]] constexpr bool is_signed = std::is_signed_v<E>;
+  [[maybe_unused]] constexpr std::size_t bytes = sizeof(typename B::register_type);
   [[maybe_unused]] const auto* q = reinterpret_cast<const void*>(p);
 #if XSIMD_WITH_AVX512F
   if constexpr (bytes == 64) {

@@ -19,7 +19,6 @@
 #pragma once
 
 #include <algorithm>
-#include <array>
 #include <bit>
 #include <cstdint>
 #include <optional>
@@ -29,6 +28,7 @@
 #include "../core/check.hpp"
 #include "../core/execution.hpp"
 #include "../core/kernel.hpp"
+#include "../core/numerics.hpp"
 #include "../core/reducer.hpp"
 #include "../core/sequences.hpp"
 #include "../core/tensor.hpp"
@@ -102,8 +102,7 @@ struct contiguous_row {
   E& operator()(index_t t) const noexcept { return p[t]; }
   E* data_handle() const noexcept { return p; }
   /// Asks for elements [t0, t1) in the L2 cache: the scan walks back through memory a tile at a
-  /// time, which hardware prefetchers do not follow (L1 would evict them: the rows of a block
-  /// share cache sets).
+  /// time, which hardware prefetchers do not follow.
   void prefetch(index_t t0, index_t t1) const noexcept {
 #if defined(__GNUC__) || defined(__clang__)
     constexpr index_t line = 64 / static_cast<index_t>(sizeof(E));
@@ -113,77 +112,109 @@ struct contiguous_row {
   }
 };
 
-/// Time steps per tile and rows per block of the masking::zero scan.
-inline constexpr index_t gae_tile = 256, gae_block = 8;
+/// Lane i's source: lane i + K (K steps later in time), the last lane where there is none.
+template <unsigned K>
+struct later_lane {
+  static constexpr unsigned get(unsigned i, unsigned n) { return i + K < n ? i + K : n - 1; }
+};
 
-/// The OpenRLHF convention on R rows of length `len` at once; per element the same arithmetic,
-/// so the values do not depend on R or on the layout. Rows are cut into tiles of `gae_tile` steps from
-/// t = 0, scanned last tile first; per tile: V' = m·V and δ_t = (m·r_t + γ·V'_{t+1}) − V'_t along
-/// time (vectorized), then g = δ_t + γλ·g across the R rows interleaved (R independent dependency
-/// chains), then A and R = A + V' written along time, and ΣA·m of the tile summed in 8 lanes
-/// (t mod 8) added pairwise. Tiles start at multiples of gae_tile, so a row gives the same sums
-/// whether padded or packed. Stack scratch: R·(2·gae_tile + 17) doubles and R·(gae_tile + 64)
-/// bytes. `sums[j]` receives row j's {Σm, ΣA·m}.
-template <index_t R, class Row>
-void gae_block_zero(const Row* row, index_t len, double gamma, double gl, bool write_a, bool write_r, sums<2>* sums) {
+/// Every lane's source: lane 0.
+struct first_lane {
+  static constexpr unsigned get(unsigned, unsigned) { return 0; }
+};
+
+/// Suffix scan of a batch along time, x_i ← Σ_{j ≥ i} c^{j−i} x_j over the batch's lanes, in
+/// log2 W steps: x_i ← x_i + c^K·x_{i+K} for K = 1, 2, 4, … (`pw[K]` = c^K; `lane` holds i);
+/// lanes without a partner i + K are left unchanged.
+template <unsigned K, class B>
+B suffix_scan(B x, const double* pw, const B& lane) {
+  if constexpr (K >= B::size) {
+    return x;
+  } else {
+    using U = typename xsimd::as_unsigned_integer<B>::type;
+    const auto has_partner = lane < B(static_cast<double>(B::size - K));
+    const B later = xsimd::swizzle(x, xsimd::make_batch_constant<U, later_lane<K>>());
+    return suffix_scan<2 * K>(xsimd::select(has_partner, fma_(B(pw[K]), later, x), x), pw, lane);
+  }
+}
+
+/// Time steps per tile of the masking::zero scan (a multiple of every batch width).
+inline constexpr index_t gae_tile = 256;
+
+/// The OpenRLHF convention on one row of length `len`; returns {Σm, ΣA·m}. The row is cut into
+/// tiles of `gae_tile` steps from t = 0, scanned last tile first. Per tile, along time in plain
+/// (vectorizing) loops: V' = m·V and δ_t = (m·r_t + γ·V'_{t+1}) − V'_t. Then the scan in SIMD
+/// batches of W steps, last batch first: the in-batch suffix scan of δ with c = γλ
+/// (`suffix_scan`), and the carry g of the later steps enters as A_i = x_i + c^{W−i}·g, the new
+/// carry A_0 = x_0 + c^W·g: only that one fma per batch is sequential. Then A and R = A + V'
+/// written along time. ΣA·m in W lanes (t mod W), added pairwise at the end. Tiles and batches
+/// start at multiples of their size from the row's first step, so a row gives the same values
+/// and sums whether padded or packed. The rounding differs from the step-by-step recursion by a
+/// few ulps of Σ_k c^k·|δ_{t+k}| and depends on W (the build's batch width). Stack scratch:
+/// 2·gae_tile + W doubles and gae_tile bytes.
+template <class Row>
+sums<2> gae_row_zero(const Row& row, index_t len, double gamma, double gl, bool write_a, bool write_r) {
+  using B = xsimd::batch<double>;
+  using U = typename xsimd::as_unsigned_integer<B>::type;
+  constexpr index_t W = static_cast<index_t>(B::size);
+  static_assert(gae_tile % W == 0);
+  const auto& [r, v, m, a, ret] = row;
+  double pw[W + 1] = {1.0};  // c^k
+  alignas(64) double lanes[W], tail[W];  // i, c^{W−i}
+  for (index_t k = 1; k <= W; ++k) pw[k] = pw[k - 1] * gl;
+  for (index_t i = 0; i < W; ++i) {
+    lanes[i] = static_cast<double>(i);
+    tail[i] = pw[W - i];
+  }
+  const B lane = B::load_aligned(lanes), to_carry = B::load_aligned(tail);
   // x where ok, else +0.0: a bitwise select, so that the loops along time vectorize.
   const auto keep = [](bool ok, double x) {
     return std::bit_cast<double>(std::bit_cast<std::uint64_t>(x) & (std::uint64_t{0} - ok));
   };
-  constexpr index_t W = 8;
-  // Row strides of the scratch padded off multiples of 4 KiB (false store-to-load aliasing).
-  double vz[R][gae_tile + 9], d[R][gae_tile + 8], g[R] = {};
-  std::uint8_t ok[R][gae_tile + 64];
-  for (index_t j = 0; j < R; ++j) sums[j] = {};
+  alignas(64) double vz[gae_tile + W], d[gae_tile];
+  alignas(64) std::uint8_t valid[gae_tile];
+  B g(0.0), am(0.0);
+  index_t count = 0;
   for (index_t t0 = len == 0 ? 0 : (len - 1) / gae_tile * gae_tile, t1 = len; t1 > 0; t1 = t0, t0 -= gae_tile) {
-    const index_t w = t1 - t0;
-    for (index_t j = 0; j < R; ++j) {
-      const auto& [r, v, m, a, ret] = row[j];
-      if constexpr (requires(const Row& x) { x.r.prefetch(0, 0); }) {
-        const index_t next = std::max<index_t>(0, t0 - gae_tile);
-        r.prefetch(next, t0);
-        v.prefetch(next, t0);
-        m.prefetch(next, t0);
-        if (write_a) a.prefetch(next, t0);
-        if (write_r) ret.prefetch(next, t0);
-      }
-      double* z = vz[j];
-      std::uint8_t* valid = ok[j];
-      z[w] = t1 < len && mask_valid(m(t1)) ? static_cast<double>(v(t1)) : 0.0;
-      index_t count = 0;
-      for (index_t t = 0; t < w; ++t) {
-        const bool vt = mask_valid(m(t0 + t));
-        valid[t] = vt;
-        count += vt;
-        z[t] = keep(vt, static_cast<double>(v(t0 + t)));
-      }
-      sums[j].value[0] += static_cast<double>(count);
-      for (index_t t = 0; t < w; ++t)
-        d[j][t] = (keep(valid[t], static_cast<double>(r(t0 + t))) + gamma * z[t + 1]) - z[t];
+    const index_t w = t1 - t0, padded = (w + W - 1) / W * W;
+    if constexpr (requires(const Row& x) { x.r.prefetch(0, 0); }) {
+      const index_t next = std::max<index_t>(0, t0 - gae_tile);
+      r.prefetch(next, t0);
+      v.prefetch(next, t0);
+      m.prefetch(next, t0);
+      if (write_a) a.prefetch(next, t0);
+      if (write_r) ret.prefetch(next, t0);
     }
-    for (index_t t = w; t-- > 0;)
-      for (index_t j = 0; j < R; ++j) d[j][t] = g[j] = d[j][t] + gl * g[j];
-    for (index_t j = 0; j < R; ++j) {
-      const auto& [r, v, m, a, ret] = row[j];
-      using EA = std::remove_cvref_t<decltype(a(0))>;
-      using ER = std::remove_cvref_t<decltype(ret(0))>;
-      if (write_a)
-        for (index_t t = 0; t < w; ++t) a(t0 + t) = static_cast<EA>(d[j][t]);
-      if (write_r)
-        for (index_t t = 0; t < w; ++t) ret(t0 + t) = static_cast<ER>(d[j][t] + vz[j][t]);
-      double* am = vz[j];  // now A·m
-      for (index_t t = 0; t < w; ++t) am[t] = keep(ok[j][t], d[j][t]);
-      double acc[W] = {};
-      const index_t full = w / W * W;
-      for (index_t t = 0; t < full; t += W)
-        for (index_t k = 0; k < W; ++k) acc[k] += am[t + k];
-      for (index_t t = full; t < w; ++t) acc[t - full] += am[t];
-      sums[j].value[1] += ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    vz[w] = t1 < len && mask_valid(m(t1)) ? static_cast<double>(v(t1)) : 0.0;
+    for (index_t t = 0; t < w; ++t) {
+      const bool ok = mask_valid(m(t0 + t));
+      valid[t] = ok;
+      count += ok;
+      vz[t] = keep(ok, static_cast<double>(v(t0 + t)));
     }
+    for (index_t t = 0; t < w; ++t) d[t] = (keep(valid[t], static_cast<double>(r(t0 + t))) + gamma * vz[t + 1]) - vz[t];
+    for (index_t t = w; t < padded; ++t) d[t] = valid[t] = 0;  // the row's last, partial batch
+    for (index_t t = padded - W; t >= 0; t -= W) {
+      const B x = suffix_scan<1>(B::load_aligned(d + t), pw, lane);
+      const B adv = fma_(to_carry, g, x);
+      g = fma_(B(pw[W]), g, xsimd::swizzle(x, xsimd::make_batch_constant<U, first_lane>()));
+      adv.store_aligned(d + t);
+      am += xsimd::select(load_widened_bytes<B>(valid + t) != B(0.0), adv, B(0.0));
+    }
+    using EA = std::remove_cvref_t<decltype(a(0))>;
+    using ER = std::remove_cvref_t<decltype(ret(0))>;
+    if (write_a)
+      for (index_t t = 0; t < w; ++t) a(t0 + t) = static_cast<EA>(d[t]);
+    if (write_r)
+      for (index_t t = 0; t < w; ++t) ret(t0 + t) = static_cast<ER>(d[t] + vz[t]);
   }
+  am.store_aligned(lanes);
+  for (index_t h = W / 2; h > 0; h /= 2)  // pairwise: lane i + lane i + h
+    for (index_t i = 0; i < h; ++i) lanes[i] += lanes[i + h];
+  return {{static_cast<double>(count), lanes[0]}};
 }
 
-/// The rows of a block: rewards, values, mask, advantages, returns.
+/// The rows of one sequence: rewards, values, mask, advantages, returns.
 template <class R, class V, class M, class A, class G>
 struct gae_rows {
   R r;
@@ -193,51 +224,31 @@ struct gae_rows {
   G ret;
 };
 
-/// Per-row sums of a block, added into `total` in row order (so any blocking sums alike).
-struct gae_block_sums {
-  std::array<sums<2>, gae_block> rows{};
-  index_t n = 0;
-  sums<2> total;
-  gae_block_sums& operator+=(const gae_block_sums& o) noexcept {
-    for (index_t j = 0; j < o.n; ++j) total += o.rows[static_cast<std::size_t>(j)];
-    return *this;
-  }
-};
-
-/// Scans the rows [b0, b0 + R) of the bound row sets with gae_block_zero, on raw pointers when
-/// every row is contiguous (so the passes along time vectorize), else through the views.
-template <index_t R, class RR, class VR, class MR, class AR, class GR>
-void gae_zero_rows(const RR& rr, const VR& vr, const MR& mr, const AR& ar, const GR& gr, index_t b0, index_t len,
-                   double gamma, double gl, sums<2>* out) {
-  const bool write_a = ar(b0).data_handle() != nullptr, write_r = gr(b0).data_handle() != nullptr;
-  bool contiguous = true;
-  for (index_t j = 0; j < R; ++j)
-    contiguous = contiguous && rr(b0 + j).stride(0) == 1 && vr(b0 + j).stride(0) == 1 && mr(b0 + j).stride(0) == 1 &&
-                 (!write_a || ar(b0 + j).stride(0) == 1) && (!write_r || gr(b0 + j).stride(0) == 1);
-  constexpr bool plain = std::is_same_v<typename decltype(rr(0))::accessor_type,
-                                        default_accessor<typename decltype(rr(0))::element_type>> &&
-                         std::is_same_v<typename decltype(vr(0))::accessor_type,
-                                        default_accessor<typename decltype(vr(0))::element_type>> &&
-                         std::is_same_v<typename decltype(mr(0))::accessor_type,
-                                        default_accessor<typename decltype(mr(0))::element_type>>;
-  if constexpr (plain) {
+/// Scans row b of the bound row sets with gae_row_zero, on raw pointers when every row is
+/// contiguous with plain storage (so that a batch is one vector load), else through the views.
+template <class RR, class VR, class MR, class AR, class GR>
+sums<2> gae_zero_row(const RR& rr, const VR& vr, const MR& mr, const AR& ar, const GR& gr, index_t b, index_t len,
+                     double gamma, double gl) {
+  const auto r = rr(b), v = vr(b), m = mr(b), a = ar(b), ret = gr(b);
+  const bool write_a = a.data_handle() != nullptr, write_r = ret.data_handle() != nullptr;
+  const bool contiguous = r.stride(0) == 1 && v.stride(0) == 1 && m.stride(0) == 1 &&
+                          (!write_a || a.stride(0) == 1) && (!write_r || ret.stride(0) == 1);
+  constexpr auto plain = []<class X>(const X&) {
+    return std::is_same_v<typename X::accessor_type, default_accessor<typename X::element_type>>;
+  };
+  if constexpr (plain(r) && plain(v) && plain(m)) {
     if (contiguous) {
-      using Row = gae_rows<contiguous_row<typename decltype(rr(0))::element_type>,
-                           contiguous_row<typename decltype(vr(0))::element_type>,
-                           contiguous_row<typename decltype(mr(0))::element_type>,
-                           contiguous_row<typename decltype(ar(0))::element_type>,
-                           contiguous_row<typename decltype(gr(0))::element_type>>;
-      Row rows[R];
-      for (index_t j = 0; j < R; ++j)
-        rows[j] = {{rr(b0 + j).data_handle()}, {vr(b0 + j).data_handle()}, {mr(b0 + j).data_handle()},
-                   {ar(b0 + j).data_handle()}, {gr(b0 + j).data_handle()}};
-      return gae_block_zero<R>(rows, len, gamma, gl, write_a, write_r, out);
+      const gae_rows<contiguous_row<typename decltype(r)::element_type>,
+                     contiguous_row<typename decltype(v)::element_type>,
+                     contiguous_row<typename decltype(m)::element_type>,
+                     contiguous_row<typename decltype(a)::element_type>,
+                     contiguous_row<typename decltype(ret)::element_type>>
+          row{{r.data_handle()}, {v.data_handle()}, {m.data_handle()}, {a.data_handle()}, {ret.data_handle()}};
+      return gae_row_zero(row, len, gamma, gl, write_a, write_r);
     }
   }
-  using Row = gae_rows<decltype(rr(0)), decltype(vr(0)), decltype(mr(0)), decltype(ar(0)), decltype(gr(0))>;
-  Row rows[R];
-  for (index_t j = 0; j < R; ++j) rows[j] = {rr(b0 + j), vr(b0 + j), mr(b0 + j), ar(b0 + j), gr(b0 + j)};
-  gae_block_zero<R>(rows, len, gamma, gl, write_a, write_r, out);
+  return gae_row_zero(gae_rows<decltype(r), decltype(v), decltype(m), decltype(a), decltype(ret)>{r, v, m, a, ret}, len,
+                      gamma, gl, write_a, write_r);
 }
 
 /// Checks the arguments, runs the scan over all rows of the layout, then the optional whitening
@@ -264,28 +275,9 @@ gae::result gae_run(const Exec& policy, const Rows& rows, const RV& rv, const VV
     first = for_rows<2>(policy, rows.rows(), [&](index_t b) {
       return gae_row_skip(rr(b), vr(b), mr(b), ar(b), gr(b), opts.gamma, gl);
     });
-  } else if constexpr (std::is_same_v<Rows, padded_layout>) {
-    // Blocks of gae_block rows of the same length (the last block row by row).
-    const index_t n_rows = rows.rows(), len = rows.horizon(), full = n_rows / gae_block;
-    auto per_block = policy;
-    per_block.chunk = 1;
-    first = chunked_sum<gae_block_sums>(per_block, full + n_rows % gae_block, [&](index_t c, index_t) {
-              gae_block_sums out;
-              if (c < full) {
-                out.n = gae_block;
-                gae_zero_rows<gae_block>(rr, vr, mr, ar, gr, c * gae_block, len, opts.gamma, gl, out.rows.data());
-              } else {
-                out.n = 1;
-                gae_zero_rows<1>(rr, vr, mr, ar, gr, full * gae_block + (c - full), len, opts.gamma, gl,
-                                 out.rows.data());
-              }
-              return out;
-            }).total;
   } else {
     first = for_rows<2>(policy, rows.rows(), [&](index_t b) {
-      sums<2> out;
-      gae_zero_rows<1>(rr, vr, mr, ar, gr, b, rows.length(b), opts.gamma, gl, &out);
-      return out;
+      return gae_zero_row(rr, vr, mr, ar, gr, b, rows.length(b), opts.gamma, gl);
     });
   }
   gae::result res{first[0], std::nullopt};
@@ -302,8 +294,8 @@ namespace gae {
 
 /// GAE on a padded batch: `rewards`, `values`, `mask` are `[B, T]`; writes the requested outputs
 /// (`[B, T]`) in one reverse pass per row, rows in parallel under `exec::par` (bitwise equal to
-/// `exec::seq`); under masking::zero, blocks of 8 rows are scanned together with a stack scratch
-/// of about 36 KiB. Whitening adds two passes over the advantages; its moments go through `reducer`.
+/// `exec::seq`); under masking::zero, each row's scan runs along time in SIMD batches (no scratch).
+/// Whitening adds two passes over the advantages; its moments go through `reducer`.
 /// Masked positions are written too (see the masking modes).
 /// Errors: shape_error.103 (an input or output shaped unlike `rewards`), domain_error.202 (γ or
 /// λ outside [0, 1]), domain_error.220 (whitening with too few valid tokens).

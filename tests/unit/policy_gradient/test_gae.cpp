@@ -161,7 +161,7 @@ TEST_CASE_TEMPLATE("padded and packed layouts give bitwise identical results", T
   }
 }
 
-// Rows longer than one tile of the masking::zero scan, in blocks of 8 rows and single rows.
+// Rows longer than one tile of the masking::zero scan, with partial batches at their ends.
 TEST_CASE_TEMPLATE("masking::zero over several tiles: recursion, layouts, policies and strides agree", T, float,
                    double) {
   const index_t rows = 19, cols = 600;
@@ -227,6 +227,24 @@ TEST_CASE_TEMPLATE("masking::zero over several tiles: recursion, layouts, polici
       CHECK(ta[static_cast<std::size_t>(t * rows + i)] == sa[static_cast<std::size_t>(i * cols + t)]);
       CHECK(tr[static_cast<std::size_t>(t * rows + i)] == sr[static_cast<std::size_t>(i * cols + t)]);
     }
+}
+
+// The masking::zero scan runs along time in batches: a NaN reaches the steps before it (as in
+// the recursion) and no later one, whatever its lane.
+TEST_CASE("masking::zero: a NaN reward reaches only the earlier steps") {
+  const index_t cols = 37;
+  for (index_t at = 0; at < cols; ++at) {
+    std::vector<double> r(static_cast<std::size_t>(cols), 0.5), v(static_cast<std::size_t>(cols), 0.25);
+    const std::vector<int> m(static_cast<std::size_t>(cols), 1);
+    r[static_cast<std::size_t>(at)] = std::nan("");
+    const auto e = gae::evaluate(as_matrix(r, 1, cols), as_matrix(v, 1, cols), as_matrix(m, 1, cols),
+                                 {.gamma = 0.99, .lam = 0.95, .masked = gae::masking::zero});
+    for (index_t t = 0; t < cols; ++t) {
+      CAPTURE(at);
+      CAPTURE(t);
+      CHECK(std::isnan(e.advantages[static_cast<std::size_t>(t)]) == (t <= at));
+    }
+  }
 }
 
 TEST_CASE("exec::par is bitwise equal to exec::seq, padded and packed") {
