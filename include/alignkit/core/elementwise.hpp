@@ -84,6 +84,50 @@ B load_widened_bytes(const E* p) {
   return B::load_aligned(buf);
 }
 
+/// acc[l] += lane l of x, widened to double, for l = 0 … x.size − 1 (acc: x.size / D::size
+/// batches of D = batch<double>, lanes in order): one vector conversion per half of a float batch
+/// where the instruction set has one (AVX-512F, AVX, SSE2), else lane by lane. Each lane's sum is
+/// the same either way.
+template <class B, class D, std::size_t H>
+void add_widened(const B& x, std::array<D, H>& acc) {
+  using T = typename B::value_type;
+  static_assert(H * D::size == B::size);
+  if constexpr (std::is_same_v<T, double>) {
+    acc[0] += x;
+  } else {
+    [[maybe_unused]] constexpr std::size_t bytes = sizeof(typename B::register_type);
+#if XSIMD_WITH_AVX512F
+    if constexpr (bytes == 64 && H == 2) {
+      const __m512 v = x;
+      acc[0] += D(_mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+      acc[1] += D(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+      return;
+    }
+#endif
+#if XSIMD_WITH_AVX
+    if constexpr (bytes == 32 && H == 2) {
+      const __m256 v = x;
+      acc[0] += D(_mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+      acc[1] += D(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+      return;
+    }
+#endif
+#if XSIMD_WITH_SSE2
+    if constexpr (bytes == 16 && H == 2) {
+      const __m128 v = x;
+      acc[0] += D(_mm_cvtps_pd(v));
+      acc[1] += D(_mm_cvtps_pd(_mm_movehl_ps(v, v)));
+      return;
+    }
+#endif
+    alignas(64) T s[B::size];
+    alignas(64) double wide[B::size];
+    x.store_aligned(s);
+    for (std::size_t l = 0; l < B::size; ++l) wide[l] = static_cast<double>(s[l]);
+    for (std::size_t h = 0; h < H; ++h) acc[h] += D::load_aligned(wide + h * D::size);
+  }
+}
+
 /// The tag map_reduce passes its body: `type` is the value type V (T on a chunk's scalar tail,
 /// batch<T> on full batches).
 template <class V>
@@ -213,8 +257,11 @@ sums<K> map_reduce(const Exec& policy, index_t n, const std::tuple<A...>& io, Bo
   constexpr index_t W = static_cast<index_t>(B::size);
   ALIGNKIT_ASSERT(policy.chunk % W == 0);
   const bool unit = std::apply([](const A&... a) { return (a.contiguous() && ... && true); }, io);
+  using D = batch_t<double>;
+  constexpr std::size_t H = B::size / D::size;
   return chunked_sum<sums<K>>(policy, n, [&](index_t begin, index_t end) ALIGNKIT_FLATTEN {
-    std::array<std::array<double, B::size>, K> lanes_sum{};
+    std::array<std::array<D, H>, K> lanes_sum;
+    for (auto& l : lanes_sum) l.fill(D(0.0));
     index_t i = begin;
     auto batches = [&](const auto&... a) {
       while (i + W <= end) {
@@ -224,18 +271,17 @@ sums<K> map_reduce(const Exec& policy, index_t n, const std::tuple<A...>& io, Bo
           const std::array<B, K> r = body(i, lanes<B>{}, a...);
           for (std::size_t k = 0; k < K; ++k) block[k] += r[k];
         }
-        for (std::size_t k = 0; k < K; ++k) {
-          alignas(64) T s[B::size];
-          block[k].store_aligned(s);
-          for (std::size_t l = 0; l < B::size; ++l) lanes_sum[k][l] += static_cast<double>(s[l]);
-        }
+        for (std::size_t k = 0; k < K; ++k) add_widened(block[k], lanes_sum[k]);
       }
     };
     if (unit) std::apply([&](const A&... a) { batches(a.unit()...); }, io);
     else std::apply(batches, io);
     sums<K> out;
-    for (std::size_t k = 0; k < K; ++k)
-      for (std::size_t l = 0; l < B::size; ++l) out.value[k] += lanes_sum[k][l];
+    for (std::size_t k = 0; k < K; ++k) {
+      alignas(64) double s[B::size];
+      for (std::size_t h = 0; h < H; ++h) lanes_sum[k][h].store_aligned(s + h * D::size);
+      for (std::size_t l = 0; l < B::size; ++l) out.value[k] += s[l];
+    }
     std::apply([&](const A&... a) {
       for (; i < end; ++i) {
         const std::array<T, K> r = body(i, lanes<T>{}, a...);
