@@ -229,7 +229,11 @@ struct gae_rows {
 template <class RR, class VR, class MR, class AR, class GR>
 sums<2> gae_zero_row(const RR& rr, const VR& vr, const MR& mr, const AR& ar, const GR& gr, index_t b, index_t len,
                      double gamma, double gl) {
-  const auto r = rr(b), v = vr(b), m = mr(b), a = ar(b), ret = gr(b);
+  const auto r = rr(b);
+  const auto v = vr(b);
+  const auto m = mr(b);
+  const auto a = ar(b);
+  const auto ret = gr(b);
   const bool write_a = a.data_handle() != nullptr, write_r = ret.data_handle() != nullptr;
   const bool contiguous = r.stride(0) == 1 && v.stride(0) == 1 && m.stride(0) == 1 &&
                           (!write_a || a.stride(0) == 1) && (!write_r || ret.stride(0) == 1);
