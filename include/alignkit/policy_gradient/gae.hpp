@@ -100,7 +100,6 @@ template <class E>
 struct contiguous_row {
   E* p;
   E& operator()(index_t t) const noexcept { return p[t]; }
-  E* data_handle() const noexcept { return p; }
   /// Asks for elements [t0, t1) in the L2 cache: the scan walks back through memory a tile at a
   /// time, which hardware prefetchers do not follow.
   void prefetch(index_t t0, index_t t1) const noexcept {
