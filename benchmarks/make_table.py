@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Markdown tables (and a bandwidth-roofline PNG) from a benchmark result file.
 
-  make_table.py merge --alignkit A.json [--peer P.json] [--meta KEY=VALUE ...] --out R.json
-      combines Google benchmark's JSON output (alignkit_bench) and peer_torch.py's JSON into one
-      result file, benchmarks/results/<date>.json;
+  make_table.py merge --alignkit A.json ... [--peer P.json ...] [--meta KEY=VALUE ...] --out R.json
+      combines Google benchmark's JSON outputs (alignkit_bench, one file per round of the run) and
+      peer_torch.py's JSON files into one result file, benchmarks/results/<date>.json;
   make_table.py table R.json [--png FIG.png]
       prints the markdown tables of that file (scripts/bench.sh writes them to <date>.md).
 
@@ -26,8 +26,10 @@ DRAM = "stream_768MiB"
 
 
 def merge(a):
-    res = {"meta": dict(kv.split("=", 1) for kv in a.meta), "alignkit": json.load(open(a.alignkit))}
-    res["peer"] = json.load(open(a.peer)) if a.peer else None
+    parts = [json.load(open(f)) for f in a.alignkit]
+    alignkit = {"context": parts[0]["context"], "benchmarks": [b for g in parts for b in g["benchmarks"]]}
+    res = {"meta": dict(kv.split("=", 1) for kv in a.meta), "alignkit": alignkit}
+    res["peer"] = [r for f in a.peer for r in json.load(open(f))] if a.peer else None
     json.dump(res, open(a.out, "w"), indent=1)
 
 
@@ -267,8 +269,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("merge")
-    m.add_argument("--alignkit", required=True)
-    m.add_argument("--peer")
+    m.add_argument("--alignkit", nargs="+", required=True)
+    m.add_argument("--peer", nargs="+")
     m.add_argument("--meta", nargs="*", default=[])
     m.add_argument("--out", required=True)
     t = sub.add_parser("table")

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs the PyTorch peer, then the benchmark suite, in one run on this machine, and writes
+# Runs the benchmark suite and the PyTorch peer in one run on this machine, workload by workload
+# (the peer's workload, then alignkit's benchmarks of it, then the next workload), so that each
+# speed-up compares two measurements minutes apart at most; then the STREAM sweep. Writes
 # benchmarks/results/<date>.json (everything measured) and <date>.md (the tables, made by
 # benchmarks/make_table.py from the JSON) and <date>.png (bandwidth roofline).
 #
@@ -8,7 +10,6 @@
 #   BENCH_REPETITIONS=3     repetitions; the tables use the median
 #   BENCH_FILTER=.          regex of benchmark names to run (a leading - excludes)
 #   PEER_SCALE=1            --scale of the peer (0.05 for a quick check; the table then has no peer)
-#   PEER_WORKLOADS=all      --workload of the peer
 #   PEER=0                  skip the peer
 #   PEER_DIR=../shared/peers   where peer_torch.py is
 #   BENCH_OUT=benchmarks/results   where the result files go
@@ -48,8 +49,8 @@ else
   echo "OpenBLAS not available: the peer's matmul runs on the reference BLAS, the CBLAS hook is not benchmarked"
 fi
 
-peer_args=()
 peer_note="not run"
+run_peer=0
 # The peer lives in ../shared/peers next to the repository (of the main checkout, for a worktree).
 common=$(cd "$(git rev-parse --git-common-dir 2>/dev/null || echo .git)/.." && pwd)
 peer_py=${PEER_DIR:-../shared/peers}/peer_torch.py
@@ -67,21 +68,51 @@ else
   else
     peer_note="torch $torch_version eager, Debian default BLAS (reference) for matmul"
   fi
-  /usr/bin/python3 "$peer_py" --workload "${PEER_WORKLOADS:-all}" --threads 1,2 --scale "$peer_scale" \
-    --json "$tmp/peer.json"
-  peer_args=(--peer "$tmp/peer.json")
+  run_peer=1
 fi
 
-env "${bench_env[@]}" ./build/release/benchmarks/alignkit_bench --benchmark_filter="$filter" \
-  --benchmark_min_time="$min_time" --benchmark_min_warmup_time=0.1 \
-  --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
-  --benchmark_out="$tmp/alignkit.json" --benchmark_out_format=json
-[ -s "$tmp/alignkit.json" ] || { echo "alignkit_bench wrote no results (BENCH_FILTER='$filter')"; exit 1; }
+bench=./build/release/benchmarks/alignkit_bench
+mapfile -t selected < <(env "${bench_env[@]}" "$bench" --benchmark_list_tests --benchmark_filter="$filter")
+[ "${#selected[@]}" -gt 0 ] || { echo "no benchmark matches BENCH_FILTER='$filter'"; exit 1; }
+# Rounds: alignkit workload (regex of the first name component) = the peer's workloads of it.
+rounds=(bt_loss=bt_loss dpo_sigmoid=dpo_sigmoid kto=kto ppo_clip=ppo_clip kl_k3=kl_k3
+        gae=gae_loop,gae_vec,gae_loop_fused grpo_adv=grpo_adv,grpo_adv_trl token_logprob=token_logprob
+        linear_head_logprob=linear_head_logprob ece_binary=ece_binary ece_multiclass=ece_multiclass
+        fleiss_kappa=fleiss_kappa "stream_[0-9]+MiB=")
+alignkit_files=() peer_files=()
+ran=0
+for round in "${rounds[@]}"; do
+  workload=${round%%=*} peers=${round#*=}
+  names=()
+  for name in "${selected[@]}"; do [[ $name =~ ^($workload)/ ]] && names+=("$name"); done
+  [ "${#names[@]}" -gt 0 ] || continue
+  ran=$((ran + ${#names[@]}))
+  if [ "$run_peer" = 1 ] && [ -n "$peers" ]; then
+    /usr/bin/python3 "$peer_py" --workload "$peers" --threads 1,2 --scale "$peer_scale" \
+      --json "$tmp/peer-${#peer_files[@]}.json"
+    peer_files+=("$tmp/peer-${#peer_files[@]}.json")
+  fi
+  part="$tmp/alignkit-${#alignkit_files[@]}.json"
+  env "${bench_env[@]}" "$bench" --benchmark_filter="^($(IFS='|'; echo "${names[*]}"))\$" \
+    --benchmark_min_time="$min_time" --benchmark_min_warmup_time=0.1 \
+    --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
+    --benchmark_out="$part" --benchmark_out_format=json
+  [ -s "$part" ] || { echo "alignkit_bench wrote no results for ${names[*]}"; exit 1; }
+  alignkit_files+=("$part")
+done
+if [ "$ran" != "${#selected[@]}" ]; then
+  workloads=$(printf '%s|' "${rounds[@]%%=*}")
+  echo "benchmarks in no round of scripts/bench.sh:"
+  printf '%s\n' "${selected[@]}" | grep -Ev "^(${workloads%|})/"
+  exit 1
+fi
+peer_args=()
+[ "${#peer_files[@]}" -gt 0 ] && peer_args=(--peer "${peer_files[@]}")
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 cmd="BENCH_MIN_TIME=$min_time BENCH_REPETITIONS=$reps BENCH_FILTER='$filter' PEER_SCALE=$peer_scale PEER=${PEER:-1} scripts/bench.sh"
-/usr/bin/python3 benchmarks/make_table.py merge --alignkit "$tmp/alignkit.json" "${peer_args[@]}" \
+/usr/bin/python3 benchmarks/make_table.py merge --alignkit "${alignkit_files[@]}" "${peer_args[@]}" \
   --out "$out/$stamp.json" --meta "date=$(date -u +%FT%TZ)" "command=$cmd" \
   "commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- include benchmarks || echo '+changes')" \
   "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "peer=$peer_note" \
