@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "../core/check.hpp"
+#include "../core/elementwise.hpp"
 #include "../core/execution.hpp"
 #include "../core/kernel.hpp"
 #include "../core/numerics.hpp"
@@ -126,12 +127,12 @@ struct first_lane {
 /// log2 W steps: x_i ← x_i + c^K·x_{i+K} for K = 1, 2, 4, … (`pw[K]` = c^K; `lane` holds i);
 /// lanes without a partner i + K are left unchanged.
 template <unsigned K, class B>
-B suffix_scan(B x, const double* pw, const B& lane) {
+B suffix_scan(B x, const typename B::value_type* pw, const B& lane) {
   if constexpr (K >= B::size) {
     return x;
   } else {
     using U = typename xsimd::as_unsigned_integer<B>::type;
-    const auto has_partner = lane < B(static_cast<double>(B::size - K));
+    const auto has_partner = lane < B(static_cast<typename B::value_type>(B::size - K));
     const B later = xsimd::swizzle(x, xsimd::make_batch_constant<U, later_lane<K>>());
     return suffix_scan<2 * K>(xsimd::select(has_partner, fma_(B(pw[K]), later, x), x), pw, lane);
   }
@@ -140,39 +141,45 @@ B suffix_scan(B x, const double* pw, const B& lane) {
 /// Time steps per tile of the masking::zero scan (a multiple of every batch width).
 inline constexpr index_t gae_tile = 256;
 
-/// The OpenRLHF convention on one row of length `len`; returns {Σm, ΣA·m}. The row is cut into
-/// tiles of `gae_tile` steps from t = 0, scanned last tile first. Per tile, along time in plain
-/// (vectorizing) loops: V' = m·V and δ_t = (m·r_t + γ·V'_{t+1}) − V'_t. Then the scan in SIMD
-/// batches of W steps, last batch first: the in-batch suffix scan of δ with c = γλ
-/// (`suffix_scan`), and the carry g of the later steps enters as A_i = x_i + c^{W−i}·g, the new
-/// carry A_0 = x_0 + c^W·g: only that one fma per batch is sequential. Then A and R = A + V'
-/// written along time. ΣA·m in W lanes (t mod W), added pairwise at the end. Tiles and batches
-/// start at multiples of their size from the row's first step, so a row gives the same values
-/// and sums whether padded or packed. The rounding differs from the step-by-step recursion by a
-/// few ulps of Σ_k c^k·|δ_{t+k}| and depends on W (the build's batch width). Stack scratch:
-/// 2·gae_tile + W doubles and gae_tile bytes.
-template <class Row>
+/// The OpenRLHF convention on one row of length `len`, computed in T (the rewards' and values'
+/// compute type, as the reference computes in its tensors' dtype); returns {Σm, ΣA·m}. The row is
+/// cut into tiles of `gae_tile` steps from t = 0, scanned last tile first. Per tile, along time in
+/// plain (vectorizing) loops: V' = m·V and δ_t = (m·r_t + γ·V'_{t+1}) − V'_t, the reference's δ to
+/// the bit. Then the scan in SIMD batches of W steps, last batch first: the in-batch suffix scan
+/// of δ with c = γλ (`suffix_scan`), and the carry g of the later steps enters as
+/// A_i = x_i + c^{W−i}·g, the new carry A_0 = x_0 + c^W·g: only that one fma per batch is
+/// sequential. Then A and R = A + V' written along time. ΣA·m in W lanes (t mod W) of T per tile,
+/// then in double, added pairwise at the end. Tiles and batches start at multiples of their size
+/// from the row's first step, so a row gives the same values and sums whether padded or packed.
+/// The rounding differs from the step-by-step recursion by a few ulps (of T) of Σ_k c^k·|δ_{t+k}|
+/// and depends on W (the build's batch width). Stack scratch: 2·gae_tile + W values of T and
+/// gae_tile bytes.
+template <class T, class Row>
 sums<2> gae_row_zero(const Row& row, index_t len, double gamma, double gl, bool write_a, bool write_r) {
-  using B = xsimd::batch<double>;
+  using B = xsimd::batch<T>;
+  using D = xsimd::batch<double>;
   using U = typename xsimd::as_unsigned_integer<B>::type;
+  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
   constexpr index_t W = static_cast<index_t>(B::size);
-  static_assert(gae_tile % W == 0);
+  static_assert(gae_tile % W == 0 && sizeof(T) == sizeof(Bits));
   const auto& [r, v, m, a, ret] = row;
-  double pw[W + 1] = {1.0};  // c^k
-  alignas(64) double lanes[W], tail[W];  // i, c^{W−i}
-  for (index_t k = 1; k <= W; ++k) pw[k] = pw[k - 1] * gl;
+  T pw[W + 1];  // c^k, each rounded once from double
+  alignas(64) T lanes[W], tail[W];  // i, c^{W−i}
+  double c_k = 1.0;
+  for (index_t k = 0; k <= W; ++k, c_k *= gl) pw[k] = static_cast<T>(c_k);
   for (index_t i = 0; i < W; ++i) {
-    lanes[i] = static_cast<double>(i);
+    lanes[i] = static_cast<T>(i);
     tail[i] = pw[W - i];
   }
   const B lane = B::load_aligned(lanes), to_carry = B::load_aligned(tail);
-  // x where ok, else +0.0: a bitwise select, so that the loops along time vectorize.
-  const auto keep = [](bool ok, double x) {
-    return std::bit_cast<double>(std::bit_cast<std::uint64_t>(x) & (std::uint64_t{0} - ok));
-  };
-  alignas(64) double vz[gae_tile + W], d[gae_tile];
+  const T gm = static_cast<T>(gamma);
+  // x where ok, else +0: a bitwise select, so that the loops along time vectorize.
+  const auto keep = [](bool ok, T x) { return std::bit_cast<T>(std::bit_cast<Bits>(x) & (Bits{0} - ok)); };
+  alignas(64) T vz[gae_tile + W], d[gae_tile];
   alignas(64) std::uint8_t valid[gae_tile];
-  B g(0.0), am(0.0);
+  B g(T(0));
+  std::array<D, W / D::size> am;
+  am.fill(D(0.0));
   index_t count = 0;
   for (index_t t0 = len == 0 ? 0 : (len - 1) / gae_tile * gae_tile, t1 = len; t1 > 0; t1 = t0, t0 -= gae_tile) {
     const index_t w = t1 - t0, padded = (w + W - 1) / W * W;
@@ -184,22 +191,24 @@ sums<2> gae_row_zero(const Row& row, index_t len, double gamma, double gl, bool 
       if (write_a) a.prefetch(next, t0);
       if (write_r) ret.prefetch(next, t0);
     }
-    vz[w] = t1 < len && mask_valid(m(t1)) ? static_cast<double>(v(t1)) : 0.0;
+    vz[w] = t1 < len && mask_valid(m(t1)) ? static_cast<T>(v(t1)) : T(0);
     for (index_t t = 0; t < w; ++t) {
       const bool ok = mask_valid(m(t0 + t));
       valid[t] = ok;
       count += ok;
-      vz[t] = keep(ok, static_cast<double>(v(t0 + t)));
+      vz[t] = keep(ok, static_cast<T>(v(t0 + t)));
     }
-    for (index_t t = 0; t < w; ++t) d[t] = (keep(valid[t], static_cast<double>(r(t0 + t))) + gamma * vz[t + 1]) - vz[t];
+    for (index_t t = 0; t < w; ++t) d[t] = (keep(valid[t], static_cast<T>(r(t0 + t))) + gm * vz[t + 1]) - vz[t];
     for (index_t t = w; t < padded; ++t) d[t] = valid[t] = 0;  // the row's last, partial batch
+    B am_tile(T(0));
     for (index_t t = padded - W; t >= 0; t -= W) {
       const B x = suffix_scan<1>(B::load_aligned(d + t), pw, lane);
       const B adv = fma_(to_carry, g, x);
       g = fma_(B(pw[W]), g, xsimd::swizzle(x, xsimd::make_batch_constant<U, first_lane>()));
       adv.store_aligned(d + t);
-      am += xsimd::select(load_widened_bytes<B>(valid + t) != B(0.0), adv, B(0.0));
+      am_tile += xsimd::select(load_widened_bytes<B>(valid + t) != B(T(0)), adv, B(T(0)));
     }
+    add_widened(am_tile, am);
     using EA = std::remove_cvref_t<decltype(a(0))>;
     using ER = std::remove_cvref_t<decltype(ret(0))>;
     if (write_a)
@@ -207,10 +216,11 @@ sums<2> gae_row_zero(const Row& row, index_t len, double gamma, double gl, bool 
     if (write_r)
       for (index_t t = 0; t < w; ++t) ret(t0 + t) = static_cast<ER>(d[t] + vz[t]);
   }
-  am.store_aligned(lanes);
+  alignas(64) double sum[W];
+  for (std::size_t h = 0; h < am.size(); ++h) am[h].store_aligned(sum + h * D::size);
   for (index_t h = W / 2; h > 0; h /= 2)  // pairwise: lane i + lane i + h
-    for (index_t i = 0; i < h; ++i) lanes[i] += lanes[i + h];
-  return {{static_cast<double>(count), lanes[0]}};
+    for (index_t i = 0; i < h; ++i) sum[i] += sum[i + h];
+  return {{static_cast<double>(count), sum[0]}};
 }
 
 /// The rows of one sequence: rewards, values, mask, advantages, returns.
@@ -233,6 +243,7 @@ sums<2> gae_zero_row(const RR& rr, const VR& vr, const MR& mr, const AR& ar, con
   const auto m = mr(b);
   const auto a = ar(b);
   const auto ret = gr(b);
+  using T = std::common_type_t<typename decltype(r)::value_type, typename decltype(v)::value_type>;
   const bool write_a = a.data_handle() != nullptr, write_r = ret.data_handle() != nullptr;
   const bool contiguous = r.stride(0) == 1 && v.stride(0) == 1 && m.stride(0) == 1 &&
                           (!write_a || a.stride(0) == 1) && (!write_r || ret.stride(0) == 1);
@@ -247,10 +258,10 @@ sums<2> gae_zero_row(const RR& rr, const VR& vr, const MR& mr, const AR& ar, con
                      contiguous_row<typename decltype(a)::element_type>,
                      contiguous_row<typename decltype(ret)::element_type>>
           row{{r.data_handle()}, {v.data_handle()}, {m.data_handle()}, {a.data_handle()}, {ret.data_handle()}};
-      return gae_row_zero(row, len, gamma, gl, write_a, write_r);
+      return gae_row_zero<T>(row, len, gamma, gl, write_a, write_r);
     }
   }
-  return gae_row_zero(gae_rows<decltype(r), decltype(v), decltype(m), decltype(a), decltype(ret)>{r, v, m, a, ret}, len,
+  return gae_row_zero<T>(gae_rows<decltype(r), decltype(v), decltype(m), decltype(a), decltype(ret)>{r, v, m, a, ret}, len,
                       gamma, gl, write_a, write_r);
 }
 
