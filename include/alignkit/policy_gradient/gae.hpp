@@ -19,6 +19,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstdint>
 #include <optional>
@@ -141,8 +142,8 @@ B suffix_scan(B x, const typename B::value_type* pw, const B& lane) {
 /// Time steps per tile of the masking::zero scan (a multiple of every batch width).
 inline constexpr index_t gae_tile = 256;
 
-/// The OpenRLHF convention on one row of length `len`, computed in T (the rewards' and values'
-/// compute type, as the reference computes in its tensors' dtype); returns {Σm, ΣA·m}. The row is
+/// The OpenRLHF convention on one row of length `len`, computed in T (float or double: the
+/// rewards' and values' type, as the reference computes in its tensors' dtype); returns {Σm, ΣA·m}. The row is
 /// cut into tiles of `gae_tile` steps from t = 0, scanned last tile first. Per tile, along time in
 /// plain (vectorizing) loops: V' = m·V and δ_t = (m·r_t + γ·V'_{t+1}) − V'_t, the reference's δ to
 /// the bit. Then the scan in SIMD batches of W steps, last batch first: the in-batch suffix scan
@@ -243,7 +244,8 @@ sums<2> gae_zero_row(const RR& rr, const VR& vr, const MR& mr, const AR& ar, con
   const auto m = mr(b);
   const auto a = ar(b);
   const auto ret = gr(b);
-  using T = std::common_type_t<typename decltype(r)::value_type, typename decltype(v)::value_type>;
+  // The compute type: float, or double when the rewards or values are double (integers: float).
+  using T = std::common_type_t<float, typename decltype(r)::value_type, typename decltype(v)::value_type>;
   const bool write_a = a.data_handle() != nullptr, write_r = ret.data_handle() != nullptr;
   const bool contiguous = r.stride(0) == 1 && v.stride(0) == 1 && m.stride(0) == 1 &&
                           (!write_a || a.stride(0) == 1) && (!write_r || ret.stride(0) == 1);

@@ -247,6 +247,23 @@ TEST_CASE("masking::zero: a NaN reward reaches only the earlier steps") {
   }
 }
 
+TEST_CASE("masking::zero computes in the inputs' type: integer rewards with float values as float") {
+  const index_t rows = 3, cols = 300;
+  const auto b = random_batch(rows, cols, 5);
+  const auto n = static_cast<std::size_t>(rows * cols);
+  std::vector<int> ri(n);
+  std::vector<float> rf(n), v(b.v.begin(), b.v.end());
+  for (std::size_t k = 0; k < n; ++k) rf[k] = static_cast<float>(ri[k] = static_cast<int>(k % 3) - 1);
+  const gae::options opts{.gamma = 0.99, .lam = 0.95, .masked = gae::masking::zero};
+  std::vector<float> ai(n), af(n), ti(n), tf(n);
+  gae::compute(as_matrix(ri, rows, cols), as_matrix(v, rows, cols), as_matrix(b.m, rows, cols), opts,
+               gae::outputs<float>{as_matrix(ai, rows, cols), as_matrix(ti, rows, cols)});
+  gae::compute(as_matrix(rf, rows, cols), as_matrix(v, rows, cols), as_matrix(b.m, rows, cols), opts,
+               gae::outputs<float>{as_matrix(af, rows, cols), as_matrix(tf, rows, cols)});
+  CHECK(ai == af);
+  CHECK(ti == tf);
+}
+
 TEST_CASE("exec::par is bitwise equal to exec::seq, padded and packed") {
   const auto b = random_batch(97, 131, 4);
   const auto p = pack(b);
