@@ -142,19 +142,19 @@ B suffix_scan(B x, const typename B::value_type* pw, const B& lane) {
 /// Time steps per tile of the masking::zero scan (a multiple of every batch width).
 inline constexpr index_t gae_tile = 256;
 
-/// The OpenRLHF convention on one row of length `len`, computed in T (float or double: the
-/// rewards' and values' type, as the reference computes in its tensors' dtype); returns {Σm, ΣA·m}. The row is
-/// cut into tiles of `gae_tile` steps from t = 0, scanned last tile first. Per tile, along time in
-/// plain (vectorizing) loops: V' = m·V and δ_t = (m·r_t + γ·V'_{t+1}) − V'_t, the reference's δ to
-/// the bit. Then the scan in SIMD batches of W steps, last batch first: the in-batch suffix scan
-/// of δ with c = γλ (`suffix_scan`), and the carry g of the later steps enters as
-/// A_i = x_i + c^{W−i}·g, the new carry A_0 = x_0 + c^W·g: only that one fma per batch is
-/// sequential. Then A and R = A + V' written along time. ΣA·m in W lanes (t mod W) of T per tile,
-/// then in double, added pairwise at the end. Tiles and batches start at multiples of their size
-/// from the row's first step, so a row gives the same values and sums whether padded or packed.
-/// The rounding differs from the step-by-step recursion by a few ulps (of T) of Σ_k c^k·|δ_{t+k}|
-/// and depends on W (the build's batch width). Stack scratch: 2·gae_tile + W values of T and
-/// gae_tile bytes.
+/// The OpenRLHF convention on one row of length `len`, computed in T (float or double: the rewards'
+/// and values' type, as the reference computes in its tensors' dtype); returns {Σm, ΣA·m}. The row
+/// is cut into tiles of `gae_tile` steps from t = 0, scanned last tile first. Per tile, along time
+/// in plain (vectorizing) loops: V' = m·V and δ_t = (m·r_t + γ·V'_{t+1}) − V'_t, equal to the
+/// reference's δ on finite inputs (a masked NaN or inf reads as 0 here). Then the scan in SIMD
+/// batches of W steps, last batch first: the in-batch suffix scan of δ with c = γλ (`suffix_scan`),
+/// and the carry g of the later steps enters as A_i = x_i + c^{W−i}·g, the new carry A_0 = x_0 +
+/// c^W·g: only that one fma per batch is sequential. Then A and R = A + V' written along time. ΣA·m
+/// in W lanes (t mod W) of T per tile, then in double, added pairwise at the end. Tiles and batches
+/// start at multiples of their size from the row's first step, so a row gives the same values and
+/// sums whether padded or packed. The rounding differs from the step-by-step recursion by a few
+/// ulps (of T) of Σ_k c^k·|δ_{t+k}| and depends on W (the build's batch width). Stack scratch:
+/// 2·gae_tile + W values of T and gae_tile bytes.
 template <class T, class Row>
 sums<2> gae_row_zero(const Row& row, index_t len, double gamma, double gl, bool write_a, bool write_r) {
   using B = xsimd::batch<T>;
@@ -263,8 +263,8 @@ sums<2> gae_zero_row(const RR& rr, const VR& vr, const MR& mr, const AR& ar, con
       return gae_row_zero<T>(row, len, gamma, gl, write_a, write_r);
     }
   }
-  return gae_row_zero<T>(gae_rows<decltype(r), decltype(v), decltype(m), decltype(a), decltype(ret)>{r, v, m, a, ret}, len,
-                      gamma, gl, write_a, write_r);
+  const gae_rows<decltype(r), decltype(v), decltype(m), decltype(a), decltype(ret)> row{r, v, m, a, ret};
+  return gae_row_zero<T>(row, len, gamma, gl, write_a, write_r);
 }
 
 /// Checks the arguments, runs the scan over all rows of the layout, then the optional whitening
