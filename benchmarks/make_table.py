@@ -5,7 +5,9 @@
       combines Google benchmark's JSON outputs (alignkit_bench, one file per round of the run) and
       peer_torch.py's JSON files into one result file, benchmarks/results/<date>.json;
   make_table.py table R.json [--png FIG.png]
-      prints the markdown tables of that file (scripts/bench.sh writes them to <date>.md).
+      prints the markdown tables of that file (scripts/bench.sh writes them to <date>.md);
+  make_table.py rounds
+      prints the rounds of scripts/bench.sh, one per line: workload=peer workloads (comma-separated).
 
 Times are medians (over the repetitions of the run). GB/s = counted bytes / median time, counted
 bytes = every input read once + every output written once (../shared/peers/README.md). The
@@ -23,6 +25,11 @@ ORDER = ["bt_loss", "dpo_sigmoid", "kto", "ppo_clip", "kl_k3", "gae", "grpo_adv"
 MEMORY_BOUND = ["bt_loss", "dpo_sigmoid", "kto", "ppo_clip", "kl_k3", "grpo_adv", "ece_binary",
                 "ece_multiclass", "fleiss_kappa"]
 DRAM = "stream_768MiB"
+
+
+def rounds():
+    for w in ORDER:
+        print(f"{w}={','.join(PEERS.get(w, [w]))}")
 
 
 def merge(a):
@@ -276,8 +283,9 @@ def main():
     t = sub.add_parser("table")
     t.add_argument("result")
     t.add_argument("--png")
+    sub.add_parser("rounds")
     a = ap.parse_args()
-    merge(a) if a.cmd == "merge" else table(a)
+    {"merge": merge, "table": table, "rounds": lambda _: rounds()}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -74,11 +74,10 @@ fi
 bench=./build/release/benchmarks/alignkit_bench
 mapfile -t selected < <(env "${bench_env[@]}" "$bench" --benchmark_list_tests --benchmark_filter="$filter")
 [ "${#selected[@]}" -gt 0 ] || { echo "no benchmark matches BENCH_FILTER='$filter'"; exit 1; }
-# Rounds: alignkit workload (regex of the first name component) = the peer's workloads of it.
-rounds=(bt_loss=bt_loss dpo_sigmoid=dpo_sigmoid kto=kto ppo_clip=ppo_clip kl_k3=kl_k3
-        gae=gae_loop,gae_vec,gae_loop_fused grpo_adv=grpo_adv,grpo_adv_trl token_logprob=token_logprob
-        linear_head_logprob=linear_head_logprob ece_binary=ece_binary ece_multiclass=ece_multiclass
-        fleiss_kappa=fleiss_kappa "stream_[0-9]+MiB=")
+# Rounds: alignkit workload (regex of the first name component) = the peer's workloads of it,
+# in the tables' order, then the STREAM sweep.
+mapfile -t rounds < <(/usr/bin/python3 benchmarks/make_table.py rounds)
+rounds+=("stream_[0-9]+MiB=")
 alignkit_files=() peer_files=()
 ran=0
 for round in "${rounds[@]}"; do
